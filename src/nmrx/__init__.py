@@ -1,0 +1,3 @@
+"""NMRX — the Numerai prediction exchange."""
+
+__version__ = "0.1.0"

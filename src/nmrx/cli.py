@@ -1,0 +1,107 @@
+"""The `nmrx` command: serve, demo, db upgrade, ledger check."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from nmrx.config import InsecureSettings, Settings
+
+app = typer.Typer(help="NMRX — the Numerai prediction exchange.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Ledger maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except InsecureSettings as exc:
+        err.print(f"[red]Refusing to start:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _serve(settings: Settings, host: str, port: int, demo_logins: list | None = None) -> None:
+    import uvicorn
+
+    from nmrx.app import create_app
+    from nmrx.bootstrap import bootstrap
+
+    container = bootstrap(settings)
+    api = create_app(container)
+    api.state.demo_logins = demo_logins or []
+    uvicorn.run(api, host=host, port=port, log_level="info")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the marketplace (web pages and the JSON API) with the configured database."""
+    _serve(_settings(), host, port)
+
+
+@app.command()
+def demo(host: str = "127.0.0.1", port: int = 8000, data_dir: Path = Path("data/demo")) -> None:
+    """Start a fresh demo marketplace: new SQLite database, demo users with test NMR."""
+    from nmrx.bootstrap import bootstrap
+    from nmrx.demo import seed
+
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    settings = _settings(
+        demo=True, data_dir=data_dir, database_url="", base_url=f"http://{host}:{port}"
+    )
+    container = bootstrap(settings)
+    logins = seed(container)
+    container.close()
+    console.rule("[bold green]NMRX demo")
+    console.print(f"Open [bold]http://{host}:{port}[/bold] — demo mode, test NMR only.")
+    for login in logins:
+        console.print(
+            f"  log in as [bold]{login.username}[/bold] / {login.password}  ({login.role})"
+        )
+    console.print("Register your own account too; the wallet page has a faucet.")
+    _serve(settings, host, port, demo_logins=logins)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from nmrx.bootstrap import bootstrap
+
+    container = bootstrap(_settings())
+    console.print(
+        f"database at {container.settings.effective_database_url.split('@')[-1]} is up to date"
+    )
+    container.close()
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Verify every ledger invariant; print each violation; exit 1 on any."""
+    from nmrx.bootstrap import bootstrap
+    from nmrx.services import ledger
+
+    container = bootstrap(_settings())
+    violations = ledger.check(container.db)
+    container.close()
+    if violations:
+        for v in violations:
+            err.print(f"[red]✗[/red] {v}")
+        err.print(f"{len(violations)} ledger invariant violation(s)")
+        raise typer.Exit(1)
+    console.print("[green]✓[/green] ledger is sound: every invariant holds")
+
+
+def main() -> None:
+    app(prog_name="nmrx")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

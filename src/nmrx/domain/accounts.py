@@ -1,0 +1,66 @@
+"""Account rules: usernames, password strength, API token scopes."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{2,29}$")
+MIN_PASSWORD_LENGTH = 10
+COMMON_PASSWORDS = frozenset(
+    {
+        "password12",
+        "password123",
+        "1234567890",
+        "qwertyuiop",
+        "123456789a",
+        "iloveyou12",
+        "numerai123",
+        "letmein123",
+        "passw0rd12",
+        "abcdefghij",
+    }
+)
+
+
+class Scope(StrEnum):
+    READ = "read"
+    TRADE = "trade"
+    UPLOAD = "upload"
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+class AccountError(ValueError):
+    """Bad account input; the message says what is wrong."""
+
+
+def normalise_username(username: str) -> str:
+    name = (username or "").strip().lower()
+    if not USERNAME_RE.match(name):
+        raise AccountError(
+            "username must be 3–30 characters: lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def check_password_strength(password: str, *, username: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password is too weak: use at least {MIN_PASSWORD_LENGTH} characters")
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
+        raise AccountError("password is too weak: it is too common or too repetitive")
+    if username and username.lower() in lowered:
+        raise AccountError("password is too weak: it must not contain the username")
+
+
+def parse_scopes(scopes: list[str] | str) -> frozenset[Scope]:
+    items = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
+    if not items:
+        raise AccountError("a token needs at least one scope: read, trade or upload")
+    try:
+        return frozenset(Scope(s.strip().lower()) for s in items)
+    except ValueError as exc:
+        raise AccountError(f"unknown scope in {items!r}; scopes are read, trade, upload") from exc

@@ -1,0 +1,76 @@
+"""Money: integers of 10⁻⁸ NMR ("units"). Never a float.
+
+One NMR is ``UNITS_PER_NMR`` units. Prices move in ticks of 0.0001 NMR.
+Text amounts (API, CLI) are parsed exactly with :class:`decimal.Decimal`
+and refused when they carry more precision than a unit.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+UNITS_PER_NMR = 100_000_000
+TICK = 10_000  # 0.0001 NMR
+
+
+class InvalidAmount(ValueError):
+    """An amount that is not a whole, non-negative number of units."""
+
+
+def nmr(value: int | str) -> int:
+    """Units for a whole or decimal NMR amount given as int or text: ``nmr("1.5")``."""
+    return parse_nmr(str(value))
+
+
+def parse_nmr(text: str) -> int:
+    """Parse a decimal NMR string ("12.5") into units, exactly.
+
+    Refuses floats' cousins: exponents, NaN, infinities, more than 8 decimals,
+    negative values.
+    """
+    if not isinstance(text, str):
+        raise InvalidAmount('an NMR amount must be given as text, e.g. "12.5"')
+    cleaned = text.strip()
+    if not cleaned or any(c in cleaned.lower() for c in "enai"):
+        raise InvalidAmount(f"not a decimal NMR amount: {text!r}")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation as exc:
+        raise InvalidAmount(f"not a decimal NMR amount: {text!r}") from exc
+    units = value * UNITS_PER_NMR
+    if units != units.to_integral_value():
+        raise InvalidAmount(
+            f"{text!r} has more than 8 decimals (the smallest unit is 0.00000001 NMR)"
+        )
+    if units < 0:
+        raise InvalidAmount(f"amount must not be negative: {text!r}")
+    return int(units)
+
+
+def parse_units(value: object) -> int:
+    """Accept an amount in units as an int or a string of digits; refuse everything else."""
+    if isinstance(value, bool):
+        raise InvalidAmount("an amount in units must be an integer, not a boolean")
+    if isinstance(value, int):
+        units = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        units = int(value.strip())
+    else:
+        raise InvalidAmount(f"an amount in units (10⁻⁸ NMR) must be an integer, got {value!r}")
+    if units < 0:
+        raise InvalidAmount("amount must not be negative")
+    return units
+
+
+def format_nmr(units: int) -> str:
+    """Render units as a decimal NMR string with trailing zeros trimmed (keeps 2 decimals min)."""
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), UNITS_PER_NMR)
+    frac_text = f"{frac:08d}".rstrip("0")
+    if len(frac_text) < 2:
+        frac_text = frac_text.ljust(2, "0")
+    return f"{sign}{whole:,}.{frac_text}".replace(",", "")
+
+
+def is_on_tick(price_units: int) -> bool:
+    return price_units > 0 and price_units % TICK == 0

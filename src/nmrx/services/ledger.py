@@ -1,0 +1,44 @@
+"""Ledger use cases: generic movements (each its own unit of work) and the invariant check."""
+
+from __future__ import annotations
+
+from nmrx.adapters.db import ledger as ledger_db
+from nmrx.adapters.db.engine import Database
+from nmrx.domain.ledger import TransferSpec, find_violations
+
+
+def check(db: Database) -> list[str]:
+    """Every violated invariant, in words; an empty list means the ledger is sound."""
+    with db.transaction() as session:
+        return find_violations(*ledger_db.snapshot(session))
+
+
+def transfer(db: Database, spec: TransferSpec) -> None:
+    with db.transaction() as session:
+        ledger_db.transfer(session, spec)
+
+
+def place_hold(db: Database, *, hold_id: str, user_id: int, amount: int, purpose: str) -> None:
+    with db.transaction() as session:
+        ledger_db.place_hold(
+            session, hold_id=hold_id, user_id=user_id, amount=amount, purpose=purpose
+        )
+
+
+def post_hold(
+    db: Database, *, hold_id: str, transfer_id: str, amount: int, credit: str, code: str
+) -> None:
+    with db.transaction() as session:
+        ledger_db.post_hold(
+            session,
+            hold_id=hold_id,
+            transfer_id=transfer_id,
+            amount=amount,
+            credit=credit,
+            code=code,
+        )
+
+
+def void_hold(db: Database, *, hold_id: str) -> None:
+    with db.transaction() as session:
+        ledger_db.void_hold(session, hold_id=hold_id)

@@ -1,0 +1,220 @@
+"""JSON API: accounts, tokens, scopes, wallet — and bad input answered clearly with nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from nmrx.app import create_app
+from nmrx.bootstrap import Container, bootstrap
+from nmrx.domain.money import nmr
+from nmrx.services import ledger, wallet
+from tests.conftest import make_settings
+from tests.support.builders import api_client, bearer, make_token, make_user
+
+
+@pytest.fixture
+def client(container: Container) -> TestClient:
+    return api_client(container)
+
+
+def test_register_then_exchange_password_for_a_token_then_me(client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/auth/register", json={"username": "Dana", "password": "blue-whale-tides"}
+    )
+    assert r.status_code == 201 and r.json()["username"] == "dana"
+    r = client.post(
+        "/api/v1/auth/tokens",
+        json={
+            "username": "dana",
+            "password": "blue-whale-tides",
+            "name": "cli",
+            "scopes": ["read"],
+        },
+    )
+    assert r.status_code == 201
+    token = r.json()["token"]
+    me = client.get("/api/v1/me", headers=bearer(token))
+    assert me.status_code == 200
+    assert me.json() == {"id": me.json()["id"], "username": "dana", "scopes": ["read"]}
+
+
+def test_duplicate_username_is_refused(client: TestClient, container: Container) -> None:
+    make_user(container, username="erin")
+    r = client.post(
+        "/api/v1/auth/register", json={"username": "ERIN", "password": "another-strong-pass"}
+    )
+    assert r.status_code == 409
+    assert r.json()["error"] == "the username 'erin' is already taken"
+
+
+def test_weak_password_is_refused_and_no_account_is_created(client: TestClient) -> None:
+    r = client.post("/api/v1/auth/register", json={"username": "frank", "password": "short"})
+    assert r.status_code == 422 and "too weak" in r.json()["error"]
+    r = client.post(
+        "/api/v1/auth/tokens",
+        json={"username": "frank", "password": "short", "name": "x", "scopes": ["read"]},
+    )
+    assert r.status_code == 401
+
+
+def test_wrong_password_gets_401(client: TestClient, container: Container) -> None:
+    make_user(container, username="gina")
+    r = client.post(
+        "/api/v1/auth/tokens",
+        json={"username": "gina", "password": "nope-nope-nope", "name": "x", "scopes": ["read"]},
+    )
+    assert r.status_code == 401 and r.json()["error"] == "wrong username or password"
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer nmrx_not-a-real-token", "Bearer garbage", "Basic abc"]
+)
+def test_missing_or_wrong_token_gets_401(client: TestClient, header: str | None) -> None:
+    r = client.get("/api/v1/me", headers={"Authorization": header} if header else {})
+    assert r.status_code == 401
+    assert r.json()["error"]
+
+
+def test_revoked_token_gets_401(client: TestClient, container: Container) -> None:
+    user = make_user(container)
+    token = make_token(container, user)
+    token_id = client.get("/api/v1/tokens", headers=bearer(token)).json()[0]["id"]
+    assert client.delete(f"/api/v1/tokens/{token_id}", headers=bearer(token)).status_code == 200
+    r = client.get("/api/v1/me", headers=bearer(token))
+    assert r.status_code == 401 and r.json()["error"] == "this API token was revoked"
+
+
+def test_token_without_the_needed_scope_gets_403_and_moves_nothing(
+    client: TestClient, container: Container
+) -> None:
+    user = make_user(container)
+    read_only = make_token(container, user, scopes="read")
+    r = client.post("/api/v1/wallet/faucet", json={"amount": "10"}, headers=bearer(read_only))
+    assert r.status_code == 403 and r.json()["error"] == "this token lacks the 'trade' scope"
+    assert wallet.balances(container.db, user_id=user.id).available == 0
+
+
+def test_a_token_cannot_mint_a_stronger_token(client: TestClient, container: Container) -> None:
+    user = make_user(container)
+    read_only = make_token(container, user, scopes="read")
+    r = client.post(
+        "/api/v1/tokens", json={"name": "x", "scopes": ["read", "trade"]}, headers=bearer(read_only)
+    )
+    assert r.status_code == 403
+
+
+def test_a_user_cannot_revoke_another_users_token(client: TestClient, container: Container) -> None:
+    owner, other = make_user(container), make_user(container)
+    owner_token = make_token(container, owner)
+    owner_token_id = client.get("/api/v1/tokens", headers=bearer(owner_token)).json()[0]["id"]
+    r = client.delete(
+        f"/api/v1/tokens/{owner_token_id}", headers=bearer(make_token(container, other))
+    )
+    assert r.status_code == 404
+    assert client.get("/api/v1/me", headers=bearer(owner_token)).status_code == 200
+
+
+def test_tokens_are_stored_hashed(container: Container) -> None:
+    from sqlalchemy import select
+
+    from nmrx.adapters.db.tables import ApiToken
+
+    token = make_token(container, make_user(container))
+    with container.db.transaction() as s:
+        stored = s.scalars(select(ApiToken)).one()
+    assert token not in (stored.token_hash, stored.prefix) and len(stored.token_hash) == 64
+
+
+def test_faucet_credits_integer_units_in_demo_mode(
+    client: TestClient, container: Container
+) -> None:
+    user = make_user(container)
+    token = make_token(container, user)
+    r = client.post("/api/v1/wallet/faucet", json={"amount": "12.5"}, headers=bearer(token))
+    assert r.status_code == 200
+    assert r.json()["available"] == {"units": 1_250_000_000, "nmr": "12.50"}
+    assert isinstance(r.json()["available"]["units"], int)
+    r = client.post("/api/v1/wallet/faucet", json={"amount_units": 5}, headers=bearer(token))
+    assert r.json()["available"]["units"] == 1_250_000_005
+    history = client.get("/api/v1/wallet/history", headers=bearer(token)).json()
+    assert [h["amount"]["units"] for h in history] == [5, 1_250_000_000]
+
+
+def test_faucet_retry_with_the_same_idempotency_key_credits_once(
+    client: TestClient, container: Container
+) -> None:
+    user = make_user(container)
+    headers = {**bearer(make_token(container, user)), "Idempotency-Key": "k1"}
+    for _ in range(3):
+        assert (
+            client.post("/api/v1/wallet/faucet", json={"amount": "1"}, headers=headers).status_code
+            == 200
+        )
+    assert wallet.balances(container.db, user_id=user.id).available == nmr(1)
+
+
+def test_faucet_does_not_exist_outside_demo_mode(database_url: str, tmp_path: Path) -> None:
+    production = bootstrap(make_settings(database_url, tmp_path, demo=False, secret_key="x" * 40))
+    try:
+        client = TestClient(create_app(production))
+        user = make_user(production)
+        r = client.post(
+            "/api/v1/wallet/faucet",
+            json={"amount": "1"},
+            headers=bearer(make_token(production, user)),
+        )
+        assert r.status_code == 404 and r.json()["error"] == "the faucet exists only in demo mode"
+        assert wallet.balances(production.db, user_id=user.id).available == 0
+        assert ledger.check(production.db) == []
+    finally:
+        production.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"amount": 1.5}, "never floats"),
+        ({"amount": "1.5e3"}, "not a decimal NMR amount"),
+        ({"amount": "0.000000001"}, "more than 8 decimals"),
+        ({"amount": "-3"}, "must not be negative"),
+        ({"amount": "abc"}, "not a decimal NMR amount"),
+        ({}, "exactly one of"),
+        ({"amount": "1", "amount_units": 1}, "exactly one of"),
+        ({"amount_units": "12"}, "valid integer"),
+    ],
+)
+def test_malformed_amounts_are_refused_with_the_reason(
+    client: TestClient, container: Container, body: dict, message: str
+) -> None:
+    user = make_user(container)
+    r = client.post("/api/v1/wallet/faucet", json=body, headers=bearer(make_token(container, user)))
+    assert r.status_code == 422
+    assert message in r.json()["error"]
+    assert wallet.balances(container.db, user_id=user.id).available == 0
+
+
+def test_withdrawal_that_would_overdraw_is_refused_and_changes_nothing(
+    client: TestClient, container: Container
+) -> None:
+    user = make_user(container, funds=nmr(2))
+    token = make_token(container, user)
+    r = client.post("/api/v1/wallet/withdrawals", json={"amount": "3"}, headers=bearer(token))
+    assert r.status_code == 409
+    assert r.json()["error"] == (
+        "insufficient funds in the available account of user "
+        f"{user.id}: 2.00 NMR there, 3.00 NMR needed"
+    )
+    assert wallet.balances(container.db, user_id=user.id).available == nmr(2)
+    assert len(client.get("/api/v1/wallet/history", headers=bearer(token)).json()) == 1
+    r = client.post("/api/v1/wallet/withdrawals", json={"amount": "0.5"}, headers=bearer(token))
+    assert r.status_code == 200 and r.json()["available"]["units"] == nmr("1.5")
+
+
+def test_openapi_documents_the_api(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    assert {"/api/v1/me", "/api/v1/wallet", "/api/v1/wallet/faucet", "/api/v1/tokens"} <= set(
+        spec["paths"]
+    )
