@@ -16,10 +16,11 @@ class DemoLogin:
     role: str
 
 
+DEMO_PASSWORD = "demo-password"
 DEMO_USERS = (
-    DemoLogin("alice", "alice-demo-pass", "seller"),
-    DemoLogin("bob", "bob-demo-pass", "buyer"),
-    DemoLogin("carol", "carol-demo-pass", "buyer and seller"),
+    DemoLogin("alice", DEMO_PASSWORD, "seller"),
+    DemoLogin("bob", DEMO_PASSWORD, "buyer"),
+    DemoLogin("carol", DEMO_PASSWORD, "buyer and seller"),
 )
 
 
