@@ -11,11 +11,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from nmrx import __version__
-from nmrx.api import v1
+from nmrx.api import sellers, v1
 from nmrx.bootstrap import Container
 from nmrx.domain.money import InvalidAmount
 from nmrx.services.errors import ServiceError, Unauthorized
 from nmrx.web import routes as web
+from nmrx.web import seller_routes
 
 
 def _wants_json(request: Request) -> bool:
@@ -46,7 +47,9 @@ def create_app(container: Container) -> FastAPI:
         name="static",
     )
     app.include_router(v1.router)
+    app.include_router(sellers.router)
     app.include_router(web.router)
+    app.include_router(seller_routes.router)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from nmrx.adapters.crypto import SecretBox
 from nmrx.adapters.db import ledger as ledger_db
 from nmrx.adapters.db.engine import Database, make_engine
 from nmrx.adapters.db.migrate import upgrade
+from nmrx.adapters.numerai import NumeraiGateway
 from nmrx.config import Settings
+from nmrx.domain.collateral import CollateralPolicy
 
 log = logging.getLogger("nmrx")
 
@@ -17,6 +20,15 @@ log = logging.getLogger("nmrx")
 class Container:
     settings: Settings
     db: Database
+    numerai: NumeraiGateway
+    key_box: SecretBox
+
+    @property
+    def collateral_policy(self) -> CollateralPolicy:
+        return CollateralPolicy(
+            minimum=self.settings.seller_collateral_minimum_units,
+            rate_bp=self.settings.seller_collateral_rate_bp,
+        )
 
     def close(self) -> None:
         self.db.dispose()
@@ -29,4 +41,15 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Cont
         upgrade(db.engine)
         with db.transaction() as session:
             ledger_db.open_platform_accounts(session)
-    return Container(settings=settings, db=db)
+    numerai = NumeraiGateway(
+        settings.numerai_api_url,
+        timeout=settings.numerai_timeout_seconds,
+        retries=settings.numerai_retries,
+        backoff=settings.numerai_backoff_seconds,
+    )
+    return Container(
+        settings=settings,
+        db=db,
+        numerai=numerai,
+        key_box=SecretBox(settings.secret_key, "numerai-api-key"),
+    )

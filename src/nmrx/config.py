@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     demo: bool = False
     base_url: str = "http://127.0.0.1:8000"
     numerai_api_url: str = "https://api-tournament.numer.ai"
+    numerai_timeout_seconds: float = 10.0
+    numerai_retries: int = 3
+    numerai_backoff_seconds: float = 0.5
+
+    ownership_code_ttl_hours: int = 24
+    seller_collateral_minimum_units: int = 10 * 100_000_000
+    seller_collateral_rate_bp: int = 2_000
 
     faucet_max_units: int = 1_000 * 100_000_000  # 1,000 NMR per faucet request
     platform_fee_rate_bp: int = Field(200, description="fee on seller proceeds, basis points")

@@ -29,3 +29,9 @@ class Forbidden(ServiceError):
 
 class Unauthorized(ServiceError):
     status = 401
+
+
+class Unavailable(ServiceError):
+    """A dependency (Numerai) is unavailable: nothing was changed, try again later."""
+
+    status = 503

@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 
 from nmrx.api.deps import container
 from nmrx.domain.money import InvalidAmount, format_nmr, parse_nmr
-from nmrx.services import accounts, wallet
+from nmrx.services import accounts, collateral, wallet
 from nmrx.services.errors import ServiceError
 from nmrx.web.session import (
     csrf_protect,
@@ -120,6 +120,7 @@ def wallet_page(request: Request) -> Response:
         "wallet.html",
         balances=wallet.balances(db, user_id=user_id),
         history=wallet.history(db, user_id=user_id, limit=50),
+        collateral=collateral.status(container(request), user_id=user_id),
     )
 
 

@@ -1,0 +1,123 @@
+"""Seller collateral: lock and unlock through the ledger, against one requirement function."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from nmrx.adapters.db import ledger as ledger_db
+from nmrx.adapters.db.tables import AuditEvent
+from nmrx.bootstrap import Container
+from nmrx.domain.collateral import max_unlock, seller_requirement
+from nmrx.domain.ledger import AccountKind, InsufficientFunds, TransferSpec, user_account_key
+from nmrx.domain.money import format_nmr
+from nmrx.services import ownership
+from nmrx.services.errors import Conflict, InvalidInput
+
+
+@dataclass(frozen=True)
+class CollateralStatus:
+    collateral: int
+    requirement: int
+    unsettled_notional: int
+    is_seller: bool
+    may_list: bool
+    max_unlock: int
+
+
+def unsettled_notional(session: object, user_id: int) -> int:
+    """Notional of the seller's fills still awaiting settlement (no fills exist yet)."""
+    return 0
+
+
+def _status(c: Container, session, user_id: int) -> CollateralStatus:  # type: ignore[no-untyped-def]
+    policy = c.collateral_policy
+    collateral = ledger_db.balances(session, user_id).get(AccountKind.COLLATERAL, 0)
+    exposure = unsettled_notional(session, user_id)
+    seller = ownership.is_seller(session, user_id)
+    requirement = seller_requirement(policy, unsettled_notional=exposure)
+    return CollateralStatus(
+        collateral=collateral,
+        requirement=requirement,
+        unsettled_notional=exposure,
+        is_seller=seller,
+        may_list=collateral >= requirement,
+        max_unlock=max_unlock(
+            policy, collateral=collateral, unsettled_notional=exposure, is_seller=seller
+        ),
+    )
+
+
+def status(c: Container, *, user_id: int) -> CollateralStatus:
+    with c.db.transaction() as session:
+        return _status(c, session, user_id)
+
+
+def _key(user_id: int, prefix: str, request_id: str | None) -> str:
+    return f"{prefix}:{user_id}:{(request_id or uuid.uuid4().hex).strip()[:64]}"
+
+
+def lock(
+    c: Container, *, user_id: int, amount: int, request_id: str | None = None
+) -> CollateralStatus:
+    if amount <= 0:
+        raise InvalidInput("the amount to lock must be positive")
+    with c.db.transaction() as session:
+        try:
+            ledger_db.transfer(
+                session,
+                TransferSpec(
+                    id=_key(user_id, "collateral-lock", request_id),
+                    debit=user_account_key(user_id, AccountKind.AVAILABLE),
+                    credit=user_account_key(user_id, AccountKind.COLLATERAL),
+                    amount=amount,
+                    code="collateral_lock",
+                    memo="collateral locked",
+                ),
+            )
+        except InsufficientFunds as exc:
+            raise Conflict(str(exc)) from None
+        session.add(
+            AuditEvent(
+                actor_user_id=user_id,
+                action="collateral.lock",
+                subject=f"user:{user_id}",
+                detail=str(amount),
+            )
+        )
+        return _status(c, session, user_id)
+
+
+def unlock(
+    c: Container, *, user_id: int, amount: int, request_id: str | None = None
+) -> CollateralStatus:
+    if amount <= 0:
+        raise InvalidInput("the amount to unlock must be positive")
+    with c.db.transaction() as session:
+        current = _status(c, session, user_id)
+        if amount > current.max_unlock:
+            raise Conflict(
+                f"cannot unlock {format_nmr(amount)} NMR: your collateral is {format_nmr(current.collateral)} NMR "
+                f"and a seller must keep {format_nmr(current.requirement)} NMR locked "
+                f"(you may unlock at most {format_nmr(current.max_unlock)} NMR)"
+            )
+        ledger_db.transfer(
+            session,
+            TransferSpec(
+                id=_key(user_id, "collateral-unlock", request_id),
+                debit=user_account_key(user_id, AccountKind.COLLATERAL),
+                credit=user_account_key(user_id, AccountKind.AVAILABLE),
+                amount=amount,
+                code="collateral_unlock",
+                memo="collateral unlocked",
+            ),
+        )
+        session.add(
+            AuditEvent(
+                actor_user_id=user_id,
+                action="collateral.unlock",
+                subject=f"user:{user_id}",
+                detail=str(amount),
+            )
+        )
+        return _status(c, session, user_id)
