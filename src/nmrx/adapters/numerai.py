@@ -196,7 +196,7 @@ class ModelProfile:
     nmr_staked: Decimal | None
 
 
-class NumeraiGateway:
+class _GatewayCore:
     """Typed operations over numerapi with timeouts, classified errors and bounded retries."""
 
     def __init__(
@@ -328,3 +328,179 @@ class NumeraiGateway:
         return self.call(
             "set_bio", lambda: bool(self.client(tournament, key).set_bio(model_id, bio))
         )
+
+
+@dataclass(frozen=True)
+class SubmissionInfo:
+    id: str
+    filename: str
+    round_number: int | None
+    selected: bool
+    inserted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DailyScore:
+    day: int
+    date: datetime | None
+    name: str
+    value: float
+
+
+@dataclass(frozen=True)
+class RoundPerformance:
+    round_number: int
+    at_risk: Decimal | None
+    submission_id: str | None
+    resolved: bool
+    scores: list[DailyScore]
+
+    def first_score(self, name: str = "corr") -> DailyScore | None:
+        days = sorted((s for s in self.scores if name in s.name.lower()), key=lambda s: s.day)
+        return days[0] if days else None
+
+
+LIVE_UNIVERSE_FILES = {"classic": "v5.0/live.parquet", "signals": "signals/v1.0/live.parquet"}
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+class NumeraiGateway(_GatewayCore):
+    """The gateway: accounts, profiles and rounds (above), submissions, scores and universes."""
+
+    def upload(
+        self, key: NumeraiKey, *, model_id: str, tournament: str, content: bytes, filename: str
+    ) -> str:
+        """Upload a predictions file to a model through numerapi's own upload flow; returns its id."""
+        import io
+
+        import pandas as pd
+
+        if filename.endswith(".parquet"):
+            frame = pd.read_parquet(io.BytesIO(content))
+        else:
+            frame = pd.read_csv(io.BytesIO(content))
+
+        def run() -> str:
+            client = self.client(tournament, key)
+            return str(client.upload_predictions(file_path=filename, model_id=model_id, df=frame))
+
+        return self.call("upload", run)
+
+    def submissions(
+        self, key: NumeraiKey, *, model_id: str, tournament: str = "classic"
+    ) -> list[SubmissionInfo]:
+        query = """
+            query($modelId: String) {
+              model(modelId: $modelId) {
+                submissions { id filename selected insertedAt round { number } }
+              }
+            }
+        """
+
+        def run() -> list[SubmissionInfo]:
+            data = self.client(tournament, key).raw_query(
+                query, {"modelId": model_id}, authorization=True
+            )
+            model = data["data"]["model"]
+            if model is None:
+                raise NumeraiNotFound(f"no model {model_id} on Numerai")
+            return [
+                SubmissionInfo(
+                    id=s["id"],
+                    filename=s["filename"],
+                    round_number=(s.get("round") or {}).get("number"),
+                    selected=bool(s.get("selected")),
+                    inserted_at=_dt(s.get("insertedAt")),
+                )
+                for s in model.get("submissions") or []
+            ]
+
+        return self.call("submissions", run)
+
+    def selected_submission(
+        self, key: NumeraiKey, *, model_id: str, round_number: int, tournament: str = "classic"
+    ) -> SubmissionInfo | None:
+        for s in self.submissions(key, model_id=model_id, tournament=tournament):
+            if s.round_number == round_number and s.selected:
+                return s
+        return None
+
+    def round_performances(
+        self, model_id: str, tournament: str = "classic"
+    ) -> list[RoundPerformance]:
+        query = """
+            query($modelId: String!, $tournament: Int) {
+              v2RoundModelPerformances(modelId: $modelId, tournament: $tournament) {
+                roundNumber roundResolved atRisk submissionId
+                submissionScores { day date displayName value }
+              }
+            }
+        """
+
+        def run() -> list[RoundPerformance]:
+            data = self.client(tournament).raw_query(
+                query, {"modelId": model_id, "tournament": TOURNAMENTS[tournament]}
+            )
+            rows = data["data"]["v2RoundModelPerformances"] or []
+            return [
+                RoundPerformance(
+                    round_number=int(r["roundNumber"]),
+                    at_risk=Decimal(r["atRisk"]) if r.get("atRisk") is not None else None,
+                    submission_id=r.get("submissionId"),
+                    resolved=bool(r.get("roundResolved")),
+                    scores=[
+                        DailyScore(
+                            int(s["day"]),
+                            _dt(s.get("date")),
+                            s.get("displayName") or "",
+                            float(s["value"]),
+                        )
+                        for s in r.get("submissionScores") or []
+                        if s.get("value") is not None
+                    ],
+                )
+                for r in rows
+            ]
+
+        return self.call("round_performances", run)
+
+    def live_universe(self, tournament: str, round_number: int) -> list[str]:
+        """The ids (classic) or tickers (signals) a submission for the round must cover."""
+        import io
+
+        import pandas as pd
+
+        query = """
+            query($filename: String!, $round: Int, $tournament: Int) {
+              dataset(filename: $filename, round: $round, tournament: $tournament)
+            }
+        """
+
+        def run() -> list[str]:
+            client = self.client(tournament)
+            url = client.raw_query(
+                query,
+                {
+                    "filename": LIVE_UNIVERSE_FILES[tournament],
+                    "round": round_number,
+                    "tournament": TOURNAMENTS[tournament],
+                },
+            )["data"]["dataset"]
+            if not url:
+                raise NumeraiNotFound(f"no live universe for {tournament} round {round_number}")
+            response = requests.get(url, timeout=self.timeout)
+            if response.status_code >= 500:
+                raise NumeraiUnavailable(f"dataset download answered HTTP {response.status_code}")
+            if response.status_code == 404:
+                raise NumeraiNotFound(f"no live universe for {tournament} round {round_number}")
+            response.raise_for_status()
+            frame = pd.read_parquet(io.BytesIO(response.content))
+            if tournament == "signals":
+                column = "numerai_ticker" if "numerai_ticker" in frame.columns else frame.columns[0]
+                return [str(t) for t in frame[column]]
+            return [str(i) for i in frame.index]
+
+        return self.call("live_universe", run)
