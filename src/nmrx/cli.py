@@ -47,27 +47,43 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 @app.command()
-def demo(host: str = "127.0.0.1", port: int = 8000, data_dir: Path = Path("data/demo")) -> None:
-    """Start a fresh demo marketplace: new SQLite database, demo users with test NMR."""
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    data_dir: Path = Path("data/demo"),
+    emulator_port: int = 0,
+    emulator_seed: int = 42,
+) -> None:
+    """Start a fresh demo marketplace: new SQLite database, the bundled Numerai emulator,
+    demo users with test NMR, verified models and seller collateral."""
     from nmrx.bootstrap import bootstrap
-    from nmrx.demo import seed
+    from nmrx.demo import EmulatorProcess, seed
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    settings = _settings(
-        demo=True, data_dir=data_dir, database_url="", base_url=f"http://{host}:{port}"
-    )
-    container = bootstrap(settings)
-    logins = seed(container)
-    container.close()
-    console.rule("[bold green]NMRX demo")
-    console.print(f"Open [bold]http://{host}:{port}[/bold] — demo mode, test NMR only.")
-    for login in logins:
-        console.print(
-            f"  log in as [bold]{login.username}[/bold] / {login.password}  ({login.role})"
+    emulator = EmulatorProcess(port=emulator_port, seed=emulator_seed)
+    try:
+        settings = _settings(
+            demo=True,
+            data_dir=data_dir,
+            database_url="",
+            base_url=f"http://{host}:{port}",
+            numerai_api_url=emulator.url,
         )
-    console.print("Register your own account too; the wallet page has a faucet.")
-    _serve(settings, host, port, demo_logins=logins)
+        container = bootstrap(settings)
+        logins = seed(container, emulator.state())
+        container.close()
+        console.rule("[bold green]NMRX demo")
+        console.print(f"Open [bold]http://{host}:{port}[/bold] — demo mode, test NMR only.")
+        console.print(f"Numerai emulator: {emulator.url} (admin token emulator-admin)")
+        for login in logins:
+            console.print(
+                f"  log in as [bold]{login.username}[/bold] / {login.password}  ({login.role})"
+            )
+        console.print("Register your own account too; the wallet page has a faucet.")
+        _serve(settings, host, port, demo_logins=logins)
+    finally:
+        emulator.stop()
 
 
 @db_app.command("upgrade")

@@ -55,6 +55,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         cwd=data,
     )
     url = f"http://127.0.0.1:{port}"
+    proc.log_path = Path(log.name)  # type: ignore[attr-defined]
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -67,8 +68,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail(f"nmrx demo did not start: {Path(log.name).read_text()}")
         time.sleep(0.2)
     yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    proc.send_signal(2)  # Ctrl-C: the demo stops its emulator too
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
     log.close()
 
 
@@ -90,3 +94,28 @@ def page(chromium) -> Iterator[object]:  # type: ignore[no-untyped-def]
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def demo_emulator(demo_server: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of the emulator `nmrx demo` started (it prints it)."""
+    import re
+
+    logs = sorted(Path(tmp_path_factory.getbasetemp()).glob("demo*/server.log"))
+    for log in logs:
+        match = re.search(r"Numerai emulator: (http://127\.0\.0\.1:\d+)", log.read_text())
+        if match:
+            return match.group(1)
+    pytest.fail("nmrx demo did not print its Numerai emulator URL")
+
+
+def emulator_admin(url: str, method: str, path: str, body: dict | None = None) -> dict:
+    response = httpx.request(
+        method,
+        f"{url}/admin{path}",
+        json=body,
+        headers={"X-Admin-Token": "emulator-admin"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()
