@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from nmrx.adapters.clock import Clock, EmulatorClock, SystemClock
 from nmrx.adapters.crypto import SecretBox
 from nmrx.adapters.db import ledger as ledger_db
 from nmrx.adapters.db.engine import Database, make_engine
 from nmrx.adapters.db.migrate import upgrade
 from nmrx.adapters.numerai import NumeraiGateway
+from nmrx.adapters.storage import ContentStore, LocalEncryptedStore
 from nmrx.config import Settings
 from nmrx.domain.collateral import CollateralPolicy
 
@@ -22,6 +24,8 @@ class Container:
     db: Database
     numerai: NumeraiGateway
     key_box: SecretBox
+    clock: Clock
+    files: ContentStore
 
     @property
     def collateral_policy(self) -> CollateralPolicy:
@@ -52,4 +56,12 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Cont
         db=db,
         numerai=numerai,
         key_box=SecretBox(settings.secret_key, "numerai-api-key"),
+        clock=make_clock(settings),
+        files=LocalEncryptedStore(settings.data_dir / "files", SecretBox(settings.secret_key, "files")),
     )
+
+
+def make_clock(settings: Settings) -> Clock:
+    if settings.clock == "emulator":
+        return EmulatorClock(settings.numerai_api_url, settings.emulator_admin_token)
+    return SystemClock()

@@ -69,6 +69,7 @@ def demo(
             database_url="",
             base_url=f"http://{host}:{port}",
             numerai_api_url=emulator.url,
+            clock="emulator",
         )
         container = bootstrap(settings)
         logins = seed(container, emulator.state())

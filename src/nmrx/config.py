@@ -28,9 +28,25 @@ class Settings(BaseSettings):
     numerai_retries: int = 3
     numerai_backoff_seconds: float = 0.5
 
+    clock: str = Field("system", description="system, or emulator: follow the emulator's clock")
+    emulator_admin_token: str = "emulator-admin"
+    redis_url: str = Field("", description="empty: the embedded SqliteHuey queue in data_dir")
+
+    upload_margin_minutes: int = Field(10, description="uploads close this long before close(R)")
+    download_link_ttl_seconds: int = 300
+    delivery_nonce_bytes: int = 16
+
     ownership_code_ttl_hours: int = 24
     seller_collateral_minimum_units: int = 10 * 100_000_000
     seller_collateral_rate_bp: int = 2_000
+
+    trading_margin_minutes: int = Field(
+        20, description="trading on round R closes this long before close(R)"
+    )
+    books_ahead: int = Field(4, description="books kept open beyond the current round's")
+    stake_collateral_rate_bp: int = Field(
+        500, description="Stake Mode buyer collateral, bp of allowance"
+    )
 
     faucet_max_units: int = 1_000 * 100_000_000  # 1,000 NMR per faucet request
     platform_fee_rate_bp: int = Field(200, description="fee on seller proceeds, basis points")

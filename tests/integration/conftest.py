@@ -30,6 +30,7 @@ def market(database_url: str, tmp_path: Path, emulator: EmulatorServer) -> Itera
             numerai_backoff_seconds=0.01,
             numerai_retries=3,
             numerai_timeout_seconds=5,
+            clock="emulator",
         )
     )
     yield c
