@@ -40,6 +40,8 @@ class Container:
 
 def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Container:
     settings = settings or Settings()
+    from nmrx.services import orders  # noqa: F401  (registers the order book's ownership hook)
+
     db = Database(make_engine(settings.effective_database_url))
     if migrate:
         upgrade(db.engine)

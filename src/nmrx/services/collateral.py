@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from nmrx.adapters.db import ledger as ledger_db
+from nmrx.adapters.db import market as market_db
 from nmrx.adapters.db.tables import AuditEvent
 from nmrx.bootstrap import Container
 from nmrx.domain.collateral import max_unlock, seller_requirement
@@ -23,16 +26,22 @@ class CollateralStatus:
     is_seller: bool
     may_list: bool
     max_unlock: int
+    stake_bonds: int = 0  # buyer collateral bonded to unsettled Stake Mode fills
 
 
-def unsettled_notional(session: object, user_id: int) -> int:
-    """Notional of the seller's fills still awaiting settlement (no fills exist yet)."""
-    return 0
+def unsettled_notional(session: Session, user_id: int) -> int:
+    """Notional of the seller's fills still awaiting settlement."""
+    return market_db.unsettled_notional_as_seller(session, user_id)
 
 
-def _status(c: Container, session, user_id: int) -> CollateralStatus:  # type: ignore[no-untyped-def]
+def _status(c: Container, session: Session, user_id: int) -> CollateralStatus:
+    """The seller's standing. Stake Mode collateral the user locked as a *buyer* in
+    unsettled fills is bonded to those fills: it neither counts toward the seller
+    requirement nor may be unlocked."""
     policy = c.collateral_policy
     collateral = ledger_db.balances(session, user_id).get(AccountKind.COLLATERAL, 0)
+    bonds = market_db.stake_bonds_as_buyer(session, user_id)
+    free = collateral - bonds
     exposure = unsettled_notional(session, user_id)
     seller = ownership.is_seller(session, user_id)
     requirement = seller_requirement(policy, unsettled_notional=exposure)
@@ -41,11 +50,15 @@ def _status(c: Container, session, user_id: int) -> CollateralStatus:  # type: i
         requirement=requirement,
         unsettled_notional=exposure,
         is_seller=seller,
-        may_list=collateral >= requirement,
+        may_list=free >= requirement,
         max_unlock=max_unlock(
-            policy, collateral=collateral, unsettled_notional=exposure, is_seller=seller
+            policy, collateral=free, unsettled_notional=exposure, is_seller=seller
         ),
+        stake_bonds=bonds,
     )
+
+
+status_in = _status  # for callers already inside a transaction (e.g. order placement)
 
 
 def status(c: Container, *, user_id: int) -> CollateralStatus:

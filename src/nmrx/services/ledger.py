@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from nmrx.adapters.db import ledger as ledger_db
+from nmrx.adapters.db import market as market_db
 from nmrx.adapters.db.engine import Database
 from nmrx.domain.ledger import TransferSpec, find_violations
+from nmrx.domain.market import find_market_violations
 
 
 def check(db: Database) -> list[str]:
-    """Every violated invariant, in words; an empty list means the ledger is sound."""
+    """Every violated invariant, in words; an empty list means the ledger is sound.
+
+    Ledger invariants (balanced transfers, sum zero, no overdraft, held = pending holds)
+    and the market's (held = open bids, escrow = unsettled fills, no crossed book)."""
     with db.transaction() as session:
-        return find_violations(*ledger_db.snapshot(session))
+        violations = find_violations(*ledger_db.snapshot(session))
+        m = market_db.snapshot(session)
+        return violations + find_market_violations(
+            bids=m.bids,
+            held_by_user=m.held_by_user,
+            orders=m.orders,
+            escrow_balance=m.escrow_balance,
+            unsettled_notional=m.unsettled_notional,
+            best_prices=m.best_prices,
+            other_held_by_user=m.other_held_by_user,
+            escrow_outside_market=m.escrow_outside_market,
+        )
 
 
 def transfer(db: Database, spec: TransferSpec) -> None:

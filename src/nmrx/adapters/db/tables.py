@@ -207,3 +207,7 @@ class OwnershipMove(Base):
     to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     via: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The market's tables live in their own module; importing it registers them on Base.
+from nmrx.adapters.db import market_tables as _market_tables  # noqa: E402, F401
