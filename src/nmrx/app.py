@@ -11,13 +11,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from nmrx import __version__
+from nmrx.api import delivery, sellers, v1
 from nmrx.api import market as market_api
-from nmrx.api import sellers, v1
 from nmrx.bootstrap import Container
 from nmrx.domain.money import InvalidAmount
 from nmrx.services.errors import ServiceError, Unauthorized
 from nmrx.web import routes as web
 from nmrx.web import seller_routes
+from nmrx.worker.app import Worker
 
 
 def _wants_json(request: Request) -> bool:
@@ -33,6 +34,8 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
+    worker = Worker(container)
+    container.wake_worker = worker.process_deliveries
     app.state.demo_logins = []
     app.add_middleware(
         SessionMiddleware,
@@ -50,6 +53,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(sellers.router)
     app.include_router(market_api.router)
+    app.include_router(delivery.router)
     app.include_router(web.router)
     app.include_router(seller_routes.router)
 

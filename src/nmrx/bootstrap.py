@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from nmrx.adapters.clock import Clock, EmulatorClock, SystemClock
 from nmrx.adapters.crypto import SecretBox
@@ -26,6 +27,8 @@ class Container:
     key_box: SecretBox
     clock: Clock
     files: ContentStore
+    # Set by the app to enqueue a worker task; a no-op where no worker listens (tests call services).
+    wake_worker: Callable[[], object] = field(default=lambda: None)
 
     @property
     def collateral_policy(self) -> CollateralPolicy:
@@ -59,7 +62,9 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Cont
         numerai=numerai,
         key_box=SecretBox(settings.secret_key, "numerai-api-key"),
         clock=make_clock(settings),
-        files=LocalEncryptedStore(settings.data_dir / "files", SecretBox(settings.secret_key, "files")),
+        files=LocalEncryptedStore(
+            settings.data_dir / "files", SecretBox(settings.secret_key, "files")
+        ),
     )
 
 

@@ -87,6 +87,18 @@ def demo(
         emulator.stop()
 
 
+@app.command()
+def worker(workers: int = 2) -> None:
+    """Run the background worker: deliveries, book opening and closing, webhooks, settlement."""
+    from nmrx.bootstrap import bootstrap
+    from nmrx.worker.app import Worker
+
+    container = bootstrap(_settings())
+    queue = "Redis" if container.settings.redis_url else "SQLite"
+    console.print(f"NMRX worker: {workers} threads, {queue} queue, a tick every minute")
+    Worker(container).consumer(workers=workers).run()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""

@@ -1,0 +1,87 @@
+"""The worker consumes real queues: SqliteHuey (embedded default) and RedisHuey (CI's Redis)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from nmrx.adapters.db.delivery_tables import Delivery
+from nmrx.bootstrap import Container
+from nmrx.services import uploads
+from nmrx.worker.app import Worker
+from numerai_emulator import EmulatorServer
+from tests.conftest import IN_CI
+from tests.support.market import fills_of, instrument, predictions, trader
+
+REDIS_URL = os.environ.get("NMRX_TEST_REDIS_URL", "")
+QUEUES = ["sqlite"] + (["redis"] if REDIS_URL else [])
+if IN_CI and not REDIS_URL:
+    raise RuntimeError("CI=true but NMRX_TEST_REDIS_URL is not set: the RedisHuey tests must run")
+
+
+@pytest.fixture(params=QUEUES)
+def worker(request: pytest.FixtureRequest, market: Container) -> Iterator[Worker]:
+    if request.param == "redis":
+        market.settings.redis_url = REDIS_URL
+    w = Worker(market)
+    w.huey.flush()
+    market.wake_worker = w.process_deliveries
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    consumer = w.consumer(workers=2)
+    consumer.start()
+    yield w
+    consumer.stop(graceful=True)
+    for s, h in handlers.items():
+        signal.signal(s, h)
+    w.huey.flush()
+
+
+def wait_for(check, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_an_upload_wakes_the_worker_which_submits_to_the_slot(
+    market: Container, emulator: EmulatorServer, worker: Worker
+) -> None:
+    emulator.world.advance_to_next_open()
+    round_number = emulator.world.current_round().number
+    seller = trader(market, emulator, collateral_nmr=20)
+    buyer = trader(market, emulator)
+    stake = instrument(market, model_id=seller.model(), round_number=round_number, mode="stake")
+    seller.place(stake, "ask", 50, "0.02")
+    buyer.place(stake, "bid", 5, "0.02", slot_model_id=buyer.model(0))
+    fill = fills_of(market, stake)[0]
+    content = predictions(emulator, round_number, seed=21)
+    uploads.upload_predictions(
+        market, user_id=seller.id, model_id=seller.model(), content=content, filename="p.csv"
+    )
+
+    def delivered() -> bool:
+        with market.db.transaction() as s:
+            d = s.scalars(select(Delivery).where(Delivery.fill_id == fill.id)).first()
+            return d is not None and d.state == "delivered"
+
+    assert wait_for(delivered), "the worker did not deliver the submission"
+    slot_id = buyer.numerai.model_id(buyer.numerai.classic[0])
+    with market.db.transaction() as s:
+        nonce = s.scalars(select(Delivery.nonce).where(Delivery.fill_id == fill.id)).one()
+    assert nonce in emulator.world.selected_submission(slot_id, round_number).filename
+
+
+def test_the_tick_task_runs_every_duty(
+    market: Container, emulator: EmulatorServer, worker: Worker
+) -> None:
+    result = worker.tick_now()
+    report = result.get(blocking=True, timeout=30)
+    assert set(report) == {"open_books", "close_books", "deliveries", "webhooks"}
+    assert not any(v.startswith("error") for v in report.values()), report
