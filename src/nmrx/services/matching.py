@@ -12,6 +12,7 @@ their money (see :mod:`nmrx.domain.market` for where a fill's money goes).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from nmrx.bootstrap import Container
 
 T = TypeVar("T")
+log = logging.getLogger("nmrx.market")
 ESCROW = platform_account_key(AccountKind.ESCROW)
 UPLOAD_SCOPE = "upload_submission"
 RETRIES = 5
@@ -142,6 +144,7 @@ def run(c: Container, work: Callable[[MarketTransaction], T]) -> T:
         except DBAPIError as exc:
             if attempt == RETRIES - 1 or not _retryable(exc):
                 raise
+            log.info("market transaction retried after %s", type(exc.orig).__name__)
             time.sleep(0.005 * 2**attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
