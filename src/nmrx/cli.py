@@ -40,6 +40,22 @@ def _serve(settings: Settings, host: str, port: int, demo_logins: list | None = 
     uvicorn.run(api, host=host, port=port, log_level="info")
 
 
+def _spawn_worker(settings: Settings):  # type: ignore[no-untyped-def]
+    """`nmrx worker` as a child process with the same settings (demo only)."""
+    import os
+    import subprocess
+
+    env = {
+        **os.environ,
+        "NMRX_DEMO": "true" if settings.demo else "false",
+        "NMRX_DATA_DIR": str(settings.data_dir),
+        "NMRX_DATABASE_URL": settings.database_url,
+        "NMRX_NUMERAI_API_URL": settings.numerai_api_url,
+        "NMRX_CLOCK": settings.clock,
+    }
+    return subprocess.Popen([sys.executable, "-m", "nmrx.cli", "worker"], env=env, stdout=subprocess.DEVNULL)
+
+
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the marketplace (web pages and the JSON API) with the configured database."""
@@ -82,7 +98,12 @@ def demo(
                 f"  log in as [bold]{login.username}[/bold] / {login.password}  ({login.role})"
             )
         console.print("Register your own account too; the wallet page has a faucet.")
-        _serve(settings, host, port, demo_logins=logins)
+        worker = _spawn_worker(settings)
+        try:
+            _serve(settings, host, port, demo_logins=logins)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
     finally:
         emulator.stop()
 

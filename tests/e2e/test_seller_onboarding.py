@@ -50,7 +50,7 @@ def test_a_new_seller_verifies_a_model_by_its_bio_and_locks_collateral(
     emulator_admin(demo_emulator, "POST", "/models/sam_alpha/bio", {"bio": f"Sam's model {code}"})
     page.get_by_role("button", name="Check now").click()
     expect(page.get_by_role("status")).to_contain_text("Verified")
-    expect(page.get_by_role("cell", name="sam_alpha")).to_be_visible()
+    expect(page.get_by_role("cell", name="sam_alpha", exact=True)).to_be_visible()
 
     page.get_by_label("Lock (NMR)", exact=True).fill("12")
     page.get_by_role("button", name="Lock collateral", exact=True).click()
@@ -63,7 +63,7 @@ def test_a_new_seller_verifies_a_model_by_its_bio_and_locks_collateral(
     page.screenshot(path=str(SCREENSHOTS / "sell-desktop.png"), full_page=True)
 
     page.goto(f"{demo_server}/sellers/sam")
-    expect(page.get_by_role("cell", name="sam_alpha")).to_be_visible()
+    expect(page.get_by_role("cell", name="sam_alpha", exact=True)).to_be_visible()
 
 
 def test_demo_seller_models_are_verified_by_key_and_the_key_secret_is_never_shown(
@@ -77,5 +77,5 @@ def test_demo_seller_models_are_verified_by_key_and_the_key_secret_is_never_show
     expect(page.get_by_role("cell", name="alice_m1, alice_m2, alice_sig")).to_be_visible()
     assert "$" not in page.locator("table").inner_text()
     page.get_by_role("link", name="Sell").click()
-    expect(page.get_by_role("cell", name="alice_sig")).to_be_visible()
+    expect(page.get_by_role("cell", name="alice_sig", exact=True)).to_be_visible()
     expect(page.locator("#collateral-locked")).to_have_text("50.00 NMR")

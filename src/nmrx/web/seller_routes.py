@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from nmrx.api.deps import container
 from nmrx.domain.money import InvalidAmount, format_nmr, parse_nmr
 from nmrx.domain.ownership import CheckOutcome
-from nmrx.services import collateral, numerai_keys, ownership
-from nmrx.services.errors import ServiceError
+from nmrx.services import collateral, numerai_keys, ownership, uploads
+from nmrx.services.errors import InvalidInput, ServiceError
 from nmrx.web.routes import render, to_login
 from nmrx.web.session import csrf_protect, current_user_id, flash
 
@@ -32,7 +32,45 @@ def sell_page(request: Request) -> Response:
         codes=[code for code in ownership.list_codes(c, user_id=user_id) if not code.used],
         models=ownership.models_of(c, user_id=user_id),
         collateral=collateral.status(c, user_id=user_id),
+        uploads=uploads.list_uploads(c, user_id=user_id)[:20],
     )
+
+
+@router.post("/sell/models/{model_id}/upload", dependencies=[Depends(csrf_protect)])
+async def sell_upload(request: Request, model_id: int) -> Response:
+    user_id = current_user_id(request)
+    if user_id is None:
+        return to_login(request)
+    form = await request.form()
+    file = form.get("file")
+    if file is None or isinstance(file, str) or not file.filename:
+        flash(request, "Choose a CSV or parquet file to upload.", "error")
+        return _back("/sell")
+    content = await file.read(50 * 1024 * 1024 + 1)
+    try:
+        if len(content) > 50 * 1024 * 1024:
+            raise InvalidInput("the file is larger than 50 MB")
+        info = uploads.upload_predictions(
+            container(request),
+            user_id=user_id,
+            model_id=model_id,
+            content=content,
+            filename=file.filename,
+            submit_to_own_model=form.get("submit_to_own_model") == "on",
+        )
+        note = ""
+        if info.own_submission_id:
+            note = " Also submitted to your own model on Numerai."
+        elif info.own_submission_error:
+            note = f" Not submitted to your own model: {info.own_submission_error}."
+        flash(
+            request,
+            f"Accepted {info.filename} for round {info.round_number} ({info.rows} rows, sha256 {info.sha256[:12]}…); buyers are being served.{note}",
+            "success",
+        )
+    except ServiceError as exc:
+        flash(request, exc.message, "error")
+    return _back("/sell")
 
 
 @router.post("/sell/verifications", dependencies=[Depends(csrf_protect)])

@@ -1,0 +1,50 @@
+"""HTML pages for buyers' deliveries: what arrived, what is waiting, downloads."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from nmrx.api.deps import container
+from nmrx.services import delivery, downloads
+from nmrx.services.errors import ServiceError
+from nmrx.web.routes import render, to_login
+from nmrx.web.session import current_user_id, flash
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/deliveries", response_class=HTMLResponse)
+def deliveries_page(request: Request) -> Response:
+    user_id = current_user_id(request)
+    if user_id is None:
+        return to_login(request)
+    return render(
+        request,
+        "deliveries.html",
+        deliveries=delivery.deliveries_for(container(request), user_id=user_id),
+    )
+
+
+@router.get("/deliveries/{fill_id}/download")
+def download(request: Request, fill_id: int) -> Response:
+    """Browser download: the session's user, a fresh signed link, used at once and logged."""
+    user_id = current_user_id(request)
+    if user_id is None:
+        return to_login(request)
+    c = container(request)
+    try:
+        link = downloads.create_link(c, user_id=user_id, fill_id=fill_id)
+        token = link.url.rsplit("/", 1)[-1]
+        got = downloads.fetch(c, user_id=user_id, token=token)
+    except ServiceError as exc:
+        flash(request, exc.message, "error")
+        return RedirectResponse("/deliveries", status_code=303)
+    return Response(
+        got.content,
+        media_type=got.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{got.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
