@@ -16,8 +16,8 @@ from nmrx.api import market as market_api
 from nmrx.bootstrap import Container
 from nmrx.domain.money import InvalidAmount
 from nmrx.services.errors import ServiceError, Unauthorized
-from nmrx.web import routes as web
 from nmrx.web import buyer_routes, seller_routes
+from nmrx.web import routes as web
 from nmrx.worker.app import Worker
 
 

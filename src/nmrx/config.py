@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     emulator_admin_token: str = "emulator-admin"
     redis_url: str = Field("", description="empty: the embedded SqliteHuey queue in data_dir")
 
+    non_delivery_penalty_bp: int = Field(1_000, description="seller penalty when nothing is uploaded")
+    consistency_penalty_bp: int = Field(10_000, description="seller penalty on a failed check")
     upload_margin_minutes: int = Field(10, description="uploads close this long before close(R)")
     download_link_ttl_seconds: int = 300
     delivery_nonce_bytes: int = 16

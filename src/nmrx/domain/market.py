@@ -59,7 +59,9 @@ FINAL_FILL_STATES: frozenset[str] = frozenset({"released", "refunded"})
 # Ledger codes of the transfers through which the market moves money in and out of
 # escrow (settlement adds its own). Escrow moved under other codes (generic ledger
 # use, e.g. in the ledger's own tests) is outside the market's invariant.
-MARKET_ESCROW_CODES: frozenset[str] = frozenset({"fill_escrow"})
+MARKET_ESCROW_CODES: frozenset[str] = frozenset(
+    {"fill_escrow", "settle_release", "settle_fee", "settle_refund"}
+)
 
 
 class StandingState(StrEnum):

@@ -28,13 +28,14 @@ def make_huey(c: Container, *, immediate: bool = False) -> Huey:
 
 def tick(c: Container) -> dict[str, str]:
     """One pass of every periodic duty; each is idempotent and safe to repeat or interrupt."""
-    from nmrx.services import delivery, instruments, webhooks
+    from nmrx.services import delivery, instruments, settlement, webhooks
 
     report: dict[str, str] = {}
     duties: list[tuple[str, Callable[[], object]]] = [
         ("open_books", lambda: instruments.open_books(c)),
         ("close_books", lambda: instruments.close_books(c)),
         ("deliveries", lambda: delivery.run_once(c)),
+        ("settlement", lambda: settlement.reconcile(c)),
         ("webhooks", lambda: webhooks.send_due(c)),
     ]
     for name, duty in duties:

@@ -1,0 +1,275 @@
+"""The settlement reconciler: advances every unsettled fill through the state machine of
+``domain.settlement``, exactly once per move, safe to crash and to run twice at once.
+
+Each move is one transaction: re-read the fill under a row lock, check the state did not
+change, post the ledger legs with deterministic transfer ids (``settle:<fill>:<leg>``),
+write the new state and its history row. A worker killed anywhere either committed a move
+in full or not at all; running again finishes the job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+
+from nmrx.adapters.db import ledger as ledger_db
+from nmrx.adapters.db.delivery_tables import Delivery
+from nmrx.adapters.db.market_tables import Fill, Instrument
+from nmrx.adapters.db.settlement_tables import FillEvent
+from nmrx.adapters.db.tables import AuditEvent, NumeraiModel, utcnow
+from nmrx.adapters.numerai import NumeraiError, RoundPerformance
+from nmrx.bootstrap import Container
+from nmrx.domain.ledger import AccountKind, TransferSpec, platform_account_key, user_account_key
+from nmrx.domain.money import UNITS_PER_NMR
+from nmrx.domain.settlement import (
+    FINAL,
+    Facts,
+    FillState,
+    Leg,
+    Move,
+    Terms,
+    check_transition,
+    decide,
+    explain,
+    money,
+)
+from nmrx.services import uploads
+
+log = logging.getLogger("nmrx.settlement")
+
+
+@dataclass
+class _Scores:
+    """Round performances read from Numerai during one pass (None: unavailable)."""
+
+    c: Container
+    cache: dict[tuple[str, str], dict[int, RoundPerformance] | None] = field(default_factory=dict)
+
+    def of(self, numerai_model_id: str, tournament: str) -> dict[int, RoundPerformance] | None:
+        key = (numerai_model_id, tournament)
+        if key not in self.cache:
+            try:
+                rows = self.c.numerai.round_performances(numerai_model_id, tournament)
+                self.cache[key] = {p.round_number: p for p in rows}
+            except NumeraiError as exc:
+                log.warning("cannot read scores of %s: %s", numerai_model_id, exc.message)
+                self.cache[key] = None
+        return self.cache[key]
+
+
+def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) -> Facts:  # type: ignore[no-untyped-def]
+    instrument = session.get(Instrument, fill.instrument_id)
+    deliveries = {
+        d.kind: d for d in session.scalars(select(Delivery).where(Delivery.fill_id == fill.id))
+    }
+    submission = deliveries.get("submission")
+    download = deliveries.get("download")
+    upload = uploads.current_upload(
+        session, model_id=instrument.model_id, round_number=instrument.round_number
+    )
+    facts = dict(
+        state=FillState(fill.state),
+        mode=instrument.mode,
+        protected=instrument.mode == "stake" or fill.slot_model_id is not None,
+        now=now,
+        upload_deadline=instrument.round_close_at
+        - timedelta(minutes=c.settings.upload_margin_minutes),
+        round_close=instrument.round_close_at,
+        has_upload=upload is not None,
+        download_delivered=download is not None and download.state == "delivered",
+        submission_state=submission.state if submission else None,
+        submission_fault=submission.fault if submission else None,
+    )
+    if (
+        fill.state in (FillState.DELIVERED, FillState.AWAITING_SCORES)
+        and now >= instrument.round_close_at
+    ):
+        slot = session.get(NumeraiModel, fill.slot_model_id)
+        seller_model = session.get(NumeraiModel, instrument.model_id)
+        slot_perf = scores.of(slot.numerai_id, instrument.tournament) if slot else None
+        seller_perf = scores.of(seller_model.numerai_id, instrument.tournament)
+        r = instrument.round_number
+        if slot_perf is not None:
+            mine = slot_perf.get(r)
+            facts["ours_selected"] = bool(
+                mine and submission and mine.submission_id == submission.numerai_submission_id
+            )
+            first = mine.first_score("corr") if mine else None
+            facts["slot_score"] = first.value if first else None
+            if instrument.mode == "stake":
+                allowance = _allowance(session, fill, instrument)
+                at_risk = mine.at_risk if mine and mine.at_risk is not None else Decimal(0)
+                facts["over_staked"] = at_risk * UNITS_PER_NMR > allowance
+        if seller_perf is not None:
+            theirs = seller_perf.get(r)
+            facts["seller_has_submission"] = theirs is not None and theirs.submission_id is not None
+            first = theirs.first_score("corr") if theirs else None
+            facts["seller_score"] = first.value if first else None
+    return Facts(**facts)  # type: ignore[arg-type]
+
+
+def _allowance(session, fill: Fill, instrument: Instrument) -> int:  # type: ignore[no-untyped-def]
+    """The buyer's stake allowance on the slot for the round, in units: all their fills of it."""
+    qty = session.scalar(
+        select(func.coalesce(func.sum(Fill.quantity), 0))
+        .join(Instrument, Fill.instrument_id == Instrument.id)
+        .where(
+            Fill.buyer_user_id == fill.buyer_user_id,
+            Fill.slot_model_id == fill.slot_model_id,
+            Instrument.round_number == instrument.round_number,
+            Instrument.mode == "stake",
+        )
+    )
+    return int(qty) * UNITS_PER_NMR
+
+
+def _account(leg_end: str, fill: Fill) -> str:
+    return {
+        "escrow": platform_account_key(AccountKind.ESCROW),
+        "fees": platform_account_key(AccountKind.FEES),
+        "buyer_collateral": user_account_key(fill.buyer_user_id, AccountKind.COLLATERAL),
+        "seller_collateral": user_account_key(fill.seller_user_id, AccountKind.COLLATERAL),
+        "seller": user_account_key(fill.seller_user_id, AccountKind.AVAILABLE),
+        "buyer": user_account_key(fill.buyer_user_id, AccountKind.AVAILABLE),
+    }[leg_end]
+
+
+def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: datetime) -> bool:
+    """Commit one move, or nothing if another reconciler got there first."""
+    with c.db.transaction() as session:
+        query = select(Fill).where(Fill.id == fill_id)
+        if c.db.is_postgres:
+            query = query.with_for_update()
+        fill = session.scalars(query.execution_options(populate_existing=True)).one()
+        if fill.state != expected:
+            return False
+        check_transition(expected, move.target)
+        legs: list[Leg] = []
+        if move.target in FINAL:
+            seller_collateral = ledger_db.balances(session, fill.seller_user_id).get(
+                AccountKind.COLLATERAL, 0
+            )
+            terms = Terms(
+                notional=fill.notional,
+                fee_rate_bp=fill.fee_rate_bp,
+                buyer_collateral=fill.buyer_collateral,
+                non_delivery_penalty_bp=c.settings.non_delivery_penalty_bp,
+                consistency_penalty_bp=c.settings.consistency_penalty_bp,
+                seller_collateral_available=seller_collateral,
+            )
+            legs = money(move, terms)
+            for leg in legs:
+                ledger_db.transfer(
+                    session,
+                    TransferSpec(
+                        id=f"settle:{fill.id}:{leg.name}",
+                        debit=_account(leg.source, fill),
+                        credit=_account(leg.destination, fill),
+                        amount=leg.amount,
+                        code=leg.code,
+                        memo=f"fill {fill.id}: {leg.name}",
+                    ),
+                )
+        changed = session.execute(
+            update(Fill)
+            .where(Fill.id == fill_id, Fill.state == expected.value)
+            .values(state=move.target.value, updated_at=utcnow())
+        ).rowcount
+        if changed != 1:
+            raise RuntimeError(f"fill {fill_id} changed under a row lock")  # rolls everything back
+        detail = explain(move, legs)
+        session.add(
+            FillEvent(
+                fill_id=fill_id,
+                from_state=expected.value,
+                to_state=move.target.value,
+                reason=move.reason.value,
+                detail=detail,
+                at=now,
+            )
+        )
+        session.add(
+            AuditEvent(
+                actor_user_id=None,
+                action=f"fill.{move.target.value}",
+                subject=f"fill:{fill_id}",
+                detail=detail[:500],
+            )
+        )
+    return True
+
+
+def advance(c: Container, fill_id: int, *, scores: _Scores | None = None) -> FillState:
+    """Take every move the facts allow now; returns the state reached."""
+    scores = scores or _Scores(c)
+    for _ in range(len(FillState)):
+        now = c.clock.now()
+        with c.db.transaction() as session:
+            fill = session.get(Fill, fill_id)
+            assert fill is not None
+            state = FillState(fill.state)
+            if state in FINAL:
+                return state
+            facts = _facts(c, session, fill, now, scores)
+        move = decide(facts)
+        if move is None:
+            return state
+        _apply(c, fill_id, state, move, now)
+    return state
+
+
+def reconcile(c: Container, *, limit: int = 1000) -> dict[str, int]:
+    """One pass over unsettled fills (the worker's duty, also triggered by events)."""
+    with c.db.transaction() as session:
+        ids = session.scalars(
+            select(Fill.id)
+            .where(Fill.state.not_in([s.value for s in FINAL]))
+            .order_by(Fill.id)
+            .limit(limit)
+        ).all()
+    scores = _Scores(c)
+    reached: dict[str, int] = {}
+    for fill_id in ids:
+        try:
+            state = advance(c, fill_id, scores=scores)
+        except Exception:  # one bad fill must not stop the others; it is retried next pass
+            log.exception("settling fill %s failed", fill_id)
+            continue
+        reached[state.value] = reached.get(state.value, 0) + 1
+    return reached
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    state: str
+    reason: str
+    detail: str
+    at: datetime
+
+
+def timeline(c: Container, *, user_id: int, fill_id: int) -> tuple[Fill, list[TimelineEntry]]:
+    """A fill's history, for its buyer or its seller only."""
+    from nmrx.services.errors import NotFound
+
+    with c.db.transaction() as session:
+        fill = session.get(Fill, fill_id)
+        if fill is None or user_id not in (fill.buyer_user_id, fill.seller_user_id):
+            raise NotFound(f"no fill {fill_id} of yours")
+        events = session.scalars(
+            select(FillEvent).where(FillEvent.fill_id == fill_id).order_by(FillEvent.id)
+        ).all()
+        entries = [
+            TimelineEntry(
+                "pending_delivery",
+                "traded",
+                "the trade was made; waiting for delivery",
+                fill.created_at,
+            )
+        ]
+        entries += [TimelineEntry(e.to_state, e.reason, e.detail, e.at) for e in events]
+        session.expunge(fill)
+        return fill, entries

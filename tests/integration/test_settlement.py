@@ -1,0 +1,325 @@
+"""Settlement scenarios against the emulator: the exact final balance of every party.
+
+Every scenario ends with the ledger invariants checked by the ``market`` fixture."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from nmrx.adapters.db.market_tables import Fill
+from nmrx.adapters.db.settlement_tables import FillEvent
+from nmrx.bootstrap import Container
+from nmrx.domain.money import nmr
+from nmrx.services import delivery, settlement, uploads, wallet
+from nmrx.services.ledger import check
+from numerai_emulator import EmulatorServer
+from tests.support.market import Trader, fills_of, instrument, predictions, trader
+
+SELLER_FUNDS, SELLER_COLLATERAL, BUYER_FUNDS = nmr(200), 30, nmr(200)
+
+
+def balances(market: Container, who: Trader) -> tuple[int, int, int]:
+    b = wallet.balances(market.db, user_id=who.id)
+    return b.available, b.held, b.collateral
+
+
+def fees(market: Container) -> int:
+    from nmrx.adapters.db.tables import LedgerAccount
+
+    with market.db.transaction() as s:
+        row = s.scalars(select(LedgerAccount).where(LedgerAccount.key == "platform:fees")).one()
+        return row.credits - row.debits
+
+
+def state(market: Container, fill_id: int) -> str:
+    with market.db.transaction() as s:
+        return s.get(Fill, fill_id).state
+
+
+def run(market: Container) -> None:
+    """One worker tick's delivery and settlement duties."""
+    delivery.run_once(market)
+    settlement.reconcile(market)
+
+
+class Round:
+    def __init__(self, market: Container, emulator: EmulatorServer) -> None:
+        self.market, self.emulator, self.world = market, emulator, emulator.world
+        self.world.advance_to_next_open()
+        self.number = self.world.current_round().number
+        self.seller = trader(market, emulator, funds=SELLER_FUNDS, collateral_nmr=SELLER_COLLATERAL)
+        self.fees_before = fees(market)
+
+    def market_of(self, mode: str) -> int:
+        return instrument(
+            self.market, model_id=self.seller.model(), round_number=self.number, mode=mode
+        )
+
+    def upload(self, seed: int = 1, *, own: bool = True) -> bytes:
+        content = predictions(self.emulator, self.number, seed=seed)
+        uploads.upload_predictions(
+            self.market,
+            user_id=self.seller.id,
+            model_id=self.seller.model(),
+            content=content,
+            filename="p.csv",
+            submit_to_own_model=own,
+        )
+        run(self.market)
+        return content
+
+    def close_and_score(self) -> None:
+        self.world.advance_to_next_close()
+        run(self.market)
+        self.world.advance_days(4)
+        run(self.market)
+
+
+def stake_buy(r: Round, qty: int = 10, price: str = "0.05") -> tuple[Trader, int]:
+    buyer = trader(r.market, r.emulator, funds=BUYER_FUNDS)
+    stake = r.market_of("stake")
+    r.seller.place(stake, "ask", 100, price)
+    buyer.place(stake, "bid", qty, price, slot_model_id=buyer.model(0))
+    return buyer, fills_of(r.market, stake)[-1].id
+
+
+def test_honest_seller_file_mode_is_paid_at_delivery(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    buyer = trader(market, emulator, funds=BUYER_FUNDS)
+    files = r.market_of("file")
+    r.seller.place(files, "ask", 2, "0.5")
+    buyer.place(files, "bid", 1, "0.5")
+    fill_id = fills_of(market, files)[0].id
+    run(market)
+    assert state(market, fill_id) == "pending_delivery"
+    r.upload()
+    assert state(market, fill_id) == "released"
+    assert balances(market, buyer) == (nmr("199.5"), 0, 0)
+    assert balances(market, r.seller) == (nmr("170.49"), 0, nmr(30))
+    assert fees(market) - r.fees_before == nmr("0.01")
+
+
+def test_honest_seller_stake_mode_is_paid_after_matching_scores(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)
+    assert balances(market, buyer) == (
+        nmr("199.0"),
+        0,
+        nmr("0.5"),
+    )  # 0.5 notional in escrow, 0.5 collateral
+    r.upload()
+    assert state(market, fill_id) == "delivered"
+    r.world.advance_to_next_close()
+    run(market)
+    assert state(market, fill_id) == "awaiting_scores"
+    r.world.advance_days(4)
+    run(market)
+    assert state(market, fill_id) == "released"
+    assert balances(market, buyer) == (nmr("199.5"), 0, 0)
+    assert balances(market, r.seller) == (nmr("170.49"), 0, nmr(30))
+
+
+def test_honest_seller_file_mode_with_a_verification_slot(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    buyer = trader(market, emulator, funds=BUYER_FUNDS)
+    files = r.market_of("file")
+    r.seller.place(files, "ask", 2, "0.5")
+    buyer.place(files, "bid", 1, "0.5", slot_model_id=buyer.model(0))
+    fill_id = fills_of(market, files)[0].id
+    r.upload()
+    assert state(market, fill_id) == "delivered"  # protected: not paid at delivery
+    r.close_and_score()
+    assert state(market, fill_id) == "released"
+    assert balances(market, buyer) == (nmr("199.5"), 0, 0)
+    assert balances(market, r.seller) == (nmr("170.49"), 0, nmr(30))
+
+
+def test_cheating_seller_sells_a_but_submits_b_and_is_penalised(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)
+    r.upload(seed=1, own=False)
+    other = predictions(emulator, r.number, seed=99)
+    key = r.seller.numerai.key
+    market.numerai.upload(
+        key,
+        model_id=r.seller.numerai.model_id(r.seller.numerai.classic[0]),
+        tournament="classic",
+        content=other,
+        filename="b.csv",
+    )
+    r.close_and_score()
+    assert state(market, fill_id) == "refunded"
+    assert balances(market, buyer) == (
+        nmr("200.5"),
+        0,
+        0,
+    )  # refund 0.5 + collateral 0.5 + penalty 0.5
+    assert balances(market, r.seller) == (nmr(170), 0, nmr("29.5"))
+    with market.db.transaction() as s:
+        detail = s.scalars(
+            select(FillEvent.detail).where(
+                FillEvent.fill_id == fill_id, FillEvent.to_state == "refunded"
+            )
+        ).one()
+    assert "scored differently" in detail and "0.50 NMR penalty" in detail
+
+
+def test_seller_not_submitting_to_their_own_model_is_penalised(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)
+    r.upload(own=False)
+    r.close_and_score()
+    assert state(market, fill_id) == "refunded"
+    assert balances(market, buyer) == (nmr("200.5"), 0, 0)
+    assert balances(market, r.seller) == (nmr(170), 0, nmr("29.5"))
+
+
+def test_a_buyer_overriding_the_submission_loses_protection(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)
+    r.upload(seed=1, own=False)  # the seller would fail the check…
+    slot = buyer.numerai.model_id(buyer.numerai.classic[0])
+    market.numerai.upload(
+        buyer.numerai.key,
+        model_id=slot,
+        tournament="classic",
+        content=predictions(emulator, r.number, seed=7),
+        filename="mine.csv",
+    )
+    r.close_and_score()
+    assert state(market, fill_id) == "released"  # …but the buyer overrode: no protection
+    assert balances(market, buyer) == (nmr("199.5"), 0, 0)
+    assert balances(market, r.seller) == (nmr("170.49"), 0, nmr(30))
+
+
+def test_an_over_staking_buyer_forfeits_collateral_to_the_seller(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)  # allowance: 10 NMR
+    emulator.world.set_stake(buyer.numerai.classic[0], "25")
+    r.upload()
+    r.close_and_score()
+    assert state(market, fill_id) == "released"
+    assert balances(market, buyer) == (nmr("199.0"), 0, 0)
+    assert balances(market, r.seller) == (nmr("170.99"), 0, nmr(30))
+
+
+def test_seller_not_uploading_refunds_everyone_with_a_penalty(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    file_buyer = trader(market, emulator, funds=BUYER_FUNDS)
+    files = r.market_of("file")
+    r.seller.place(files, "ask", 2, "0.5")
+    file_buyer.place(files, "bid", 1, "0.5")
+    stake_buyer, stake_fill = stake_buy(r)
+    run(market)
+    assert {state(market, f.id) for f in fills_of(market, files)} == {"pending_delivery"}
+    r.world.advance_to_next_close()
+    run(market)
+    assert state(market, stake_fill) == "refunded"
+    assert balances(market, file_buyer) == (nmr("200.05"), 0, 0)
+    assert balances(market, stake_buyer) == (nmr("200.05"), 0, 0)
+    assert balances(market, r.seller) == (nmr(170), 0, nmr("29.9"))
+
+
+def test_a_numerai_outage_through_scoring_delays_but_does_not_decide(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)
+    r.upload()
+    r.world.advance_to_next_close()
+    r.world.faults.outage(minutes=6 * 24 * 60)
+    run(market)
+    assert state(market, fill_id) == "delivered"
+    r.world.advance_days(4)
+    run(market)
+    assert state(market, fill_id) == "delivered"
+    assert balances(market, buyer) == (nmr("199.0"), 0, nmr("0.5"))
+    r.world.faults.clear()
+    run(market)
+    assert state(market, fill_id) == "released"
+    assert balances(market, buyer) == (nmr("199.5"), 0, 0)
+    assert balances(market, r.seller) == (nmr("170.49"), 0, nmr(30))
+
+
+def test_two_reconcilers_at_once_settle_each_fill_exactly_once(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    r = Round(market, emulator)
+    buyers = [trader(market, emulator, funds=BUYER_FUNDS) for _ in range(6)]
+    files = r.market_of("file")
+    r.seller.place(files, "ask", 6, "0.5")
+    for b in buyers:
+        b.place(files, "bid", 1, "0.5")
+    content = predictions(emulator, r.number, seed=1)
+    uploads.upload_predictions(
+        market, user_id=r.seller.id, model_id=r.seller.model(), content=content, filename="p.csv"
+    )
+    delivery.run_once(market)
+    errors: list[BaseException] = []
+
+    def reconcile() -> None:
+        try:
+            for _ in range(3):
+                settlement.reconcile(market)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reconcile) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    ids = [f.id for f in fills_of(market, files)]
+    assert {state(market, i) for i in ids} == {"released"}
+    with market.db.transaction() as s:
+        per_fill = s.execute(
+            select(FillEvent.fill_id, func.count()).group_by(FillEvent.fill_id)
+        ).all()
+    assert sorted(per_fill) == [(i, 1) for i in ids]
+    for b in buyers:
+        assert balances(market, b) == (nmr("199.5"), 0, 0)
+    assert balances(market, r.seller) == (nmr(170) + 6 * nmr("0.49"), 0, nmr(30))
+    assert check(market.db) == []
+
+
+def test_the_timeline_explains_each_step_to_buyer_and_seller_only(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    from nmrx.services.errors import NotFound
+
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)
+    r.upload()
+    r.close_and_score()
+    _, entries = settlement.timeline(market, user_id=buyer.id, fill_id=fill_id)
+    assert [e.state for e in entries] == [
+        "pending_delivery",
+        "delivered",
+        "awaiting_scores",
+        "released",
+    ]
+    assert "consistency check passed" in entries[-1].detail
+    settlement.timeline(market, user_id=r.seller.id, fill_id=fill_id)
+    stranger = trader(market, emulator)
+    with pytest.raises(NotFound):
+        settlement.timeline(market, user_id=stranger.id, fill_id=fill_id)
