@@ -120,6 +120,24 @@ def worker(workers: int = 2) -> None:
     Worker(container).consumer(workers=workers).run()
 
 
+@app.command()
+def settle(loop: bool = False, interval: float = 1.0) -> None:
+    """Run delivery and settlement passes now (once, or in a loop until interrupted)."""
+    import time
+
+    from nmrx.bootstrap import bootstrap
+    from nmrx.services import delivery, settlement
+
+    container = bootstrap(_settings())
+    while True:
+        delivery.run_once(container)
+        reached = settlement.reconcile(container)
+        console.print(f"settlement pass: {reached or 'nothing unsettled'}")
+        if not loop:
+            break
+        time.sleep(interval)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
