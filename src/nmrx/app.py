@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from nmrx import __version__
-from nmrx.api import delivery, sellers, v1
+from nmrx.api import delivery, sellers, settlement, v1
 from nmrx.api import market as market_api
 from nmrx.bootstrap import Container
 from nmrx.domain.money import InvalidAmount
@@ -54,6 +54,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(sellers.router)
     app.include_router(market_api.router)
     app.include_router(delivery.router)
+    app.include_router(settlement.router)
     app.include_router(web.router)
     app.include_router(seller_routes.router)
     app.include_router(buyer_routes.router)

@@ -323,3 +323,31 @@ def test_the_timeline_explains_each_step_to_buyer_and_seller_only(
     stranger = trader(market, emulator)
     with pytest.raises(NotFound):
         settlement.timeline(market, user_id=stranger.id, fill_id=fill_id)
+
+
+def test_the_api_shows_purchases_sales_and_timelines_to_their_parties_only(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    from tests.support.builders import api_client, bearer, make_token
+
+    r = Round(market, emulator)
+    buyer = trader(market, emulator, funds=BUYER_FUNDS)
+    files = r.market_of("file")
+    r.seller.place(files, "ask", 2, "0.5")
+    buyer.place(files, "bid", 1, "0.5")
+    fill_id = fills_of(market, files)[0].id
+    r.world.advance_to_next_close()
+    run(market)
+    client = api_client(market)
+    as_buyer = bearer(make_token(market, buyer.user))
+    as_seller = bearer(make_token(market, r.seller.user))
+    purchases = client.get("/api/v1/fills?role=buyer", headers=as_buyer).json()
+    assert [(p["id"], p["state"], p["role"]) for p in purchases] == [(fill_id, "refunded", "buyer")]
+    assert "did not upload" in purchases[0]["explanation"] and "penalty" in purchases[0]["explanation"]
+    assert client.get("/api/v1/fills?role=seller", headers=as_buyer).json() == []
+    assert [s["id"] for s in client.get("/api/v1/fills?role=seller", headers=as_seller).json()] == [fill_id]
+    steps = client.get(f"/api/v1/fills/{fill_id}/timeline", headers=as_seller).json()["steps"]
+    assert [s["state"] for s in steps] == ["pending_delivery", "refunded"]
+    stranger = bearer(make_token(market, trader(market, emulator).user))
+    assert client.get(f"/api/v1/fills/{fill_id}/timeline", headers=stranger).status_code == 404
+    assert client.get("/api/v1/fills?role=admin", headers=as_buyer).status_code == 422

@@ -273,3 +273,63 @@ def timeline(c: Container, *, user_id: int, fill_id: int) -> tuple[Fill, list[Ti
         entries += [TimelineEntry(e.to_state, e.reason, e.detail, e.at) for e in events]
         session.expunge(fill)
         return fill, entries
+
+
+@dataclass(frozen=True)
+class FillSummary:
+    id: int
+    role: str  # buyer | seller
+    model: str
+    round_number: int
+    mode: str
+    quantity: int
+    price: int
+    notional: int
+    state: str
+    explanation: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def fills_of_user(
+    c: Container, *, user_id: int, role: str | None = None, limit: int = 200
+) -> list[FillSummary]:
+    """The user's purchases and sales, newest first, each with the latest explanation."""
+    with c.db.transaction() as session:
+        query = (
+            select(Fill, Instrument, NumeraiModel)
+            .join(Instrument, Fill.instrument_id == Instrument.id)
+            .join(NumeraiModel, Instrument.model_id == NumeraiModel.id)
+        )
+        if role == "buyer":
+            query = query.where(Fill.buyer_user_id == user_id)
+        elif role == "seller":
+            query = query.where(Fill.seller_user_id == user_id)
+        else:
+            query = query.where((Fill.buyer_user_id == user_id) | (Fill.seller_user_id == user_id))
+        rows = session.execute(query.order_by(Fill.id.desc()).limit(limit)).all()
+        latest = {
+            e.fill_id: e.detail
+            for e in session.scalars(
+                select(FillEvent)
+                .where(FillEvent.fill_id.in_([f.id for f, _, _ in rows]))
+                .order_by(FillEvent.id)
+            )
+        }
+        return [
+            FillSummary(
+                id=f.id,
+                role="buyer" if f.buyer_user_id == user_id else "seller",
+                model=m.name,
+                round_number=i.round_number,
+                mode=i.mode,
+                quantity=f.quantity,
+                price=f.price,
+                notional=f.notional,
+                state=f.state,
+                explanation=latest.get(f.id, "traded; waiting for delivery"),
+                created_at=f.created_at,
+                updated_at=f.updated_at,
+            )
+            for f, i, m in rows
+        ]

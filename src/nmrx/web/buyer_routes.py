@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from nmrx.api.deps import container
-from nmrx.services import delivery, downloads
+from nmrx.services import delivery, downloads, settlement
 from nmrx.services.errors import ServiceError
 from nmrx.web.routes import render, to_login
 from nmrx.web.session import current_user_id, flash
@@ -48,3 +48,34 @@ def download(request: Request, fill_id: int) -> Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.get("/portfolio", response_class=HTMLResponse)
+def portfolio(request: Request) -> Response:
+    user_id = current_user_id(request)
+    if user_id is None:
+        return to_login(request)
+    fills = settlement.fills_of_user(container(request), user_id=user_id, role="buyer")
+    intro = "Your purchases and where each stands: delivery, consistency check, settlement."
+    return render(request, "fills.html", title="Portfolio", intro=intro, fills=fills)
+
+
+@router.get("/sales", response_class=HTMLResponse)
+def sales(request: Request) -> Response:
+    user_id = current_user_id(request)
+    if user_id is None:
+        return to_login(request)
+    fills = settlement.fills_of_user(container(request), user_id=user_id, role="seller")
+    intro = (
+        "Your sales: paid at delivery (File Mode) or after the consistency check (protected fills)."
+    )
+    return render(request, "fills.html", title="Sales", intro=intro, fills=fills)
+
+
+@router.get("/fills/{fill_id}", response_class=HTMLResponse)
+def fill_page(request: Request, fill_id: int) -> Response:
+    user_id = current_user_id(request)
+    if user_id is None:
+        return to_login(request)
+    fill, steps = settlement.timeline(container(request), user_id=user_id, fill_id=fill_id)
+    return render(request, "fill.html", fill=fill, steps=steps)
