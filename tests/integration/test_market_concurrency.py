@@ -11,8 +11,8 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from nmrx.adapters.db import market as market_db
-from nmrx.adapters.db.market_tables import Fill, Instrument, MarketOrder
+from nmrx.adapters.db.market_sql import MarketSql
+from nmrx.adapters.db.market_tables import Fill, MarketOrder
 from nmrx.bootstrap import Container, bootstrap
 from nmrx.domain.money import TICK, nmr
 from nmrx.services import ledger, market_data, orders
@@ -86,9 +86,9 @@ def test_concurrent_crossing_orders_never_double_fill_or_cross(
     with container.db.transaction() as s:
         all_orders = {o.id: o for o in s.scalars(select(MarketOrder))}
         fills = list(s.scalars(select(Fill)))
-        instrument = s.get(Instrument, book)
+        instrument = MarketSql(s).instrument(book, lock=False)
         assert instrument is not None
-        rebuilt = market_db.build_book(s, instrument)
+        rebuilt = MarketSql(s).build_book(instrument)
     assert len(all_orders) == (BUYERS + SELLER_THREADS) * ORDERS_PER_THREAD
     assert fills, "the orders were meant to cross"
     traded = Counter[int]()

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from nmrx.adapters.db.market_tables import Instrument, MarketOrder, NumeraiRound
+from nmrx.adapters.db.market_tables import Instrument, NumeraiRound
 from nmrx.adapters.db.tables import NumeraiModel, utcnow
 from nmrx.adapters.numerai import NumeraiError
-from nmrx.domain.market import InstrumentState, Mode, OrderState
+from nmrx.domain.market import InstrumentState, Mode
 from nmrx.domain.orders import CancelReason
 from nmrx.domain.rounds import Round, RoundCalendar
 from nmrx.services import listings
@@ -163,14 +163,11 @@ def _close(mt: MarketTransaction, instrument_id: int, now: datetime) -> bool:
         return False  # closed meanwhile by another worker
     book = mt.book(instrument)
     apply_events(mt, instrument, book.expire_all(), now)
-    leftovers = mt.session.scalars(
-        select(MarketOrder).where(
-            MarketOrder.instrument_id == instrument_id, MarketOrder.state == OrderState.OPEN
-        )
-    ).all()
-    for order in leftovers:  # never expected: the book and the table agree
-        close_order(mt.session, order, CancelReason.EXPIRED, now)
+    for order_id in mt.sql.open_order_ids("instrument_id = :i", {"i": instrument_id}):
+        order = mt.sql.order(order_id)  # never expected: the book and the table agree
+        assert order is not None
+        close_order(mt, order, CancelReason.EXPIRED, now)
+        mt.sql.save_order(order)
     instrument.state = InstrumentState.CLOSED.value
-    instrument.closed_at = now
-    mt.changed(instrument, book)
+    mt.changed(instrument, book, closed_at=now)
     return True

@@ -44,7 +44,6 @@ from nmrx.services.matching import (
     check_may_list,
     check_slot,
     execute,
-    existing_order,
     now_or_default,
     prepare,
     run,
@@ -181,14 +180,14 @@ def _open_instruments(mt: MarketTransaction, so: StandingOrder, now: datetime) -
 
 def _pull(mt: MarketTransaction, so: StandingOrder, now: datetime) -> int:
     """Cancel the standing order's open orders (on every book); returns how many."""
-    orders = mt.session.scalars(
-        select(MarketOrder)
+    order_ids = mt.session.scalars(
+        select(MarketOrder.id)
         .where(MarketOrder.standing_order_id == so.id, MarketOrder.state == OrderState.OPEN)
         .order_by(MarketOrder.instrument_id, MarketOrder.id)
     ).all()
-    for order in orders:
-        cancel_in(mt, order, CancelReason.USER, now)
-    return len(orders)
+    for order_id in order_ids:
+        cancel_in(mt, order_id, CancelReason.USER, now)
+    return len(order_ids)
 
 
 def _place_into(
@@ -223,7 +222,7 @@ def _place_into(
             slot_model_id=so.slot_model_id,
             standing_order_id=so.id,
         )
-        if existing_order(session, so.user_id, req.client_order_id) is not None:
+        if mt.sql.order_id_for(so.user_id, req.client_order_id) is not None:
             continue
         try:
             prepared = prepare(mt, req, now)
@@ -360,7 +359,7 @@ def create_standing_bid(
         if model.owner_user_id == user_id:
             raise Forbidden(f"you own model '{model.name}': you may ask, not bid")
         check_slot(
-            session,
+            mt,
             user_id=user_id,
             slot_model_id=slot_model_id,
             tournament=model.tournament,

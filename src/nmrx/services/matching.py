@@ -3,6 +3,8 @@
 Used by :mod:`nmrx.services.orders`, :mod:`nmrx.services.instruments` and
 :mod:`nmrx.services.listings`. One :class:`MarketTransaction` is one database
 transaction; books it changed go back to the process cache only after the commit.
+The writes go through :class:`nmrx.adapters.db.market_sql.MarketSql` (plain SQL on the
+session's connection: the hot path).
 
 Placement is split in two: :func:`prepare` only reads and raises a ``ServiceError``
 for every refusal (so a refused order writes nothing and holds nothing), then
@@ -16,18 +18,23 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from nmrx.adapters.db import ledger as ledger_db
 from nmrx.adapters.db import market as market_db
-from nmrx.adapters.db.market_tables import Fill, Instrument, MarketOrder
-from nmrx.adapters.db.tables import NumeraiApiKey, NumeraiModel, utcnow
-from nmrx.domain.ledger import AccountKind, platform_account_key, user_account_key
+from nmrx.adapters.db.market_sql import FillRow, InstrumentRow, MarketSql, OrderRow
+from nmrx.adapters.db.tables import utcnow
+from nmrx.domain.collateral import seller_requirement
+from nmrx.domain.ledger import (
+    AccountKind,
+    InsufficientFunds,
+    platform_account_key,
+    user_account_key,
+)
 from nmrx.domain.market import (
     FillState,
     InstrumentState,
@@ -52,7 +59,6 @@ from nmrx.domain.orders import (
     RejectReason,
     Side,
 )
-from nmrx.services import collateral
 from nmrx.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -83,34 +89,48 @@ class MarketTransaction:
         self._c = c
         self.session = session
         self.cache = market_db.book_cache(c.db) if c is not None else market_db.BookCache()
-        self._books: dict[int, tuple[Instrument, OrderBook]] = {}
+        self._sql: MarketSql | None = None
+        self._books: dict[int, tuple[InstrumentRow, OrderBook]] = {}
+        self._instruments: dict[int, InstrumentRow] = {}
 
     @property
     def c(self) -> Container:
         assert self._c is not None, "placing orders needs the container"
         return self._c
 
-    def instrument(self, instrument_id: int) -> Instrument:
-        """The instrument, locked for this transaction."""
-        if instrument_id in self._books:
-            return self._books[instrument_id][0]
-        instrument = market_db.lock_instrument(self.session, instrument_id)
-        if instrument is None:
-            raise NotFound(f"no instrument {instrument_id}")
-        return instrument
+    @property
+    def sql(self) -> MarketSql:
+        if self._sql is None:
+            self._sql = MarketSql(self.session)
+        else:
+            self.session.flush()  # ORM rows added meanwhile (e.g. a standing order) go first
+        return self._sql
 
-    def book(self, instrument: Instrument) -> OrderBook:
+    def instrument(self, instrument_id: int) -> InstrumentRow:
+        """The instrument, locked for this transaction."""
+        found = self._instruments.get(instrument_id)
+        if found is None:
+            found = self.sql.instrument(instrument_id)
+            if found is None:
+                raise NotFound(f"no instrument {instrument_id}")
+            self._instruments[instrument_id] = found
+        return found
+
+    def book(self, instrument: InstrumentRow) -> OrderBook:
         held = self._books.get(instrument.id)
         if held is None:
-            held = self._books[instrument.id] = (
-                instrument,
-                self.cache.checkout(self.session, instrument),
+            book = self.cache.checkout(
+                instrument.id, instrument.book_seq, lambda: self.sql.build_book(instrument)
             )
+            held = self._books[instrument.id] = (instrument, book)
         return held[1]
 
-    def changed(self, instrument: Instrument, book: OrderBook) -> None:
+    def changed(
+        self, instrument: InstrumentRow, book: OrderBook, closed_at: datetime | None = None
+    ) -> None:
         instrument.next_seq = book.next_seq
         instrument.book_seq += 1
+        self.sql.save_instrument(instrument, closed_at)
 
     def checkin(self) -> None:
         for instrument, book in self._books.values():
@@ -128,7 +148,7 @@ def market_transaction(c: Container) -> Iterator[MarketTransaction]:
 def _retryable(exc: DBAPIError) -> bool:
     """PostgreSQL deadlock / serialization failure, or a unique race (e.g. client order id)."""
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return isinstance(exc, IntegrityError) or code in {"40P01", "40001"}
+    return isinstance(exc, IntegrityError) or code in {"40P01", "40001", "23505"}
 
 
 def run(c: Container, work: Callable[[MarketTransaction], T]) -> T:
@@ -141,12 +161,23 @@ def run(c: Container, work: Callable[[MarketTransaction], T]) -> T:
         try:
             with market_transaction(c) as mt:
                 return work(mt)
-        except DBAPIError as exc:
-            if attempt == RETRIES - 1 or not _retryable(exc):
+        except Exception as exc:  # the driver's own errors come through raw SQL too
+            wrapped = exc if isinstance(exc, DBAPIError) else _wrap(exc)
+            if wrapped is None or attempt == RETRIES - 1 or not _retryable(wrapped):
                 raise
-            log.info("market transaction retried after %s", type(exc.orig).__name__)
+            log.info("market transaction retried after %s", type(exc).__name__)
             time.sleep(0.005 * 2**attempt)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _wrap(exc: Exception) -> DBAPIError | None:
+    """A DBAPI error raised by the raw cursor, wrapped like SQLAlchemy would."""
+    module = type(exc).__module__
+    if not (module.startswith("psycopg") or module.startswith("sqlite3")):
+        return None
+    integrity = "IntegrityError" in type(exc).__name__ or "UniqueViolation" in type(exc).__name__
+    cls = IntegrityError if integrity else DBAPIError
+    return cls(None, None, exc)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ placement
@@ -167,19 +198,17 @@ class OrderRequest:
 
 @dataclass
 class Prepared:
-    instrument: Instrument
+    instrument: InstrumentRow
     book: OrderBook
     price: int
     per_unit_collateral: int
     hold: int  # what a bid holds (0 for an ask)
 
 
-def existing_order(session: Session, user_id: int, client_order_id: str) -> MarketOrder | None:
-    return (
-        session.query(MarketOrder)
-        .filter_by(user_id=user_id, client_order_id=client_order_id)
-        .first()
-    )
+@dataclass
+class Outcome:
+    order: OrderRow
+    fills: list[FillRow] = field(default_factory=list)
 
 
 def prepare(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Prepared:
@@ -189,19 +218,18 @@ def prepare(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Prepared
         raise InvalidInput(problem)
     instrument = mt.instrument(req.instrument_id)
     ensure_trading(instrument, now)
-    session = mt.session
-    model = session.get(NumeraiModel, instrument.model_id)
-    assert model is not None
     mode = Mode(instrument.mode)
     if req.side is Side.ASK:
-        if model.owner_user_id != req.user_id:
-            raise Forbidden(f"only the verified owner of model '{model.name}' may place asks on it")
+        if instrument.owner_user_id != req.user_id:
+            raise Forbidden(
+                f"only the verified owner of model '{instrument.model_name}' may place asks on it"
+            )
         check_may_list(mt, req.user_id)
     else:
-        if model.owner_user_id == req.user_id:
-            raise Forbidden(f"you own model '{model.name}': you may ask, not bid")
+        if instrument.owner_user_id == req.user_id:
+            raise Forbidden(f"you own model '{instrument.model_name}': you may ask, not bid")
         check_slot(
-            session,
+            mt,
             user_id=req.user_id,
             slot_model_id=req.slot_model_id,
             tournament=instrument.tournament,
@@ -221,18 +249,21 @@ def prepare(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Prepared
     hold = 0
     if req.side is Side.BID:
         hold = bid_hold(req.quantity, price, per_unit)
-        available = ledger_db.balances(session, req.user_id).get(AccountKind.AVAILABLE, 0)
+        available = mt.sql.available(req.user_id)
         if available < hold:
-            collateral = f" + {format_nmr(per_unit)} NMR collateral" if per_unit else ""
-            raise Conflict(
-                f"insufficient funds: this bid holds {format_nmr(hold)} NMR ({req.quantity} × "
-                f"({format_nmr(price)} NMR{collateral})) and you have {format_nmr(available)} "
-                "NMR available"
-            )
+            raise Conflict(_no_funds(req.quantity, price, per_unit, hold, available))
     return Prepared(instrument, book, price, per_unit, hold)
 
 
-def ensure_trading(instrument: Instrument, now: datetime) -> None:
+def _no_funds(quantity: int, price: int, per_unit: int, hold: int, available: int) -> str:
+    collateral = f" + {format_nmr(per_unit)} NMR collateral" if per_unit else ""
+    return (
+        f"insufficient funds: this bid holds {format_nmr(hold)} NMR ({quantity} × "
+        f"({format_nmr(price)} NMR{collateral})) and you have {format_nmr(available)} NMR available"
+    )
+
+
+def ensure_trading(instrument: InstrumentRow, now: datetime) -> None:
     if instrument.state != InstrumentState.OPEN or now >= instrument.trading_closes_at:
         raise Conflict(
             f"trading on round {instrument.round_number} closed at "
@@ -241,18 +272,26 @@ def ensure_trading(instrument: Instrument, now: datetime) -> None:
 
 
 def check_may_list(mt: MarketTransaction, user_id: int) -> None:
-    status = collateral.status_in(mt.c, mt.session, user_id)
-    if not status.may_list:
+    """Asks need the seller's collateral requirement met (§5.1). Stake Mode collateral the
+    user locked as a buyer is bonded to those fills and does not count."""
+    balance, unsettled, bonds = mt.sql.seller_figures(user_id)
+    free = balance - bonds
+    requirement = seller_requirement(mt.c.collateral_policy, unsettled_notional=unsettled)
+    if free < requirement:
         raise Conflict(
-            f"your free collateral is {format_nmr(status.collateral - status.stake_bonds)} NMR "
-            f"and sellers must keep {format_nmr(status.requirement)} NMR locked: lock more "
-            "collateral before placing asks"
+            f"your free collateral is {format_nmr(free)} NMR and sellers must keep "
+            f"{format_nmr(requirement)} NMR locked: lock more collateral before placing asks"
         )
 
 
 def check_slot(
-    session: Session, *, user_id: int, slot_model_id: int | None, tournament: str, required: bool
-) -> NumeraiModel | None:
+    mt: MarketTransaction,
+    *,
+    user_id: int,
+    slot_model_id: int | None,
+    tournament: str,
+    required: bool,
+) -> None:
     """The buyer's slot: their own model in the tournament, with a key that can upload."""
     if slot_model_id is None:
         if required:
@@ -260,8 +299,8 @@ def check_slot(
                 f"a Stake Mode bid must name a slot: one of your {tournament} Numerai models "
                 "with an API key that can upload submissions"
             )
-        return None
-    slot = session.get(NumeraiModel, slot_model_id)
+        return
+    slot = mt.sql.slot(slot_model_id)
     if slot is None or slot.owner_user_id != user_id:
         raise InvalidInput(
             f"slot {slot_model_id} is not one of your Numerai models: add the API key of the "
@@ -271,101 +310,110 @@ def check_slot(
         raise InvalidInput(
             f"slot '{slot.name}' is a {slot.tournament} model and this market is {tournament}"
         )
-    key = session.get(NumeraiApiKey, slot.api_key_id) if slot.api_key_id else None
-    if key is None:
+    if slot.scopes is None:
         raise InvalidInput(
             f"slot '{slot.name}' has no Numerai API key: add a key that can upload submissions"
         )
-    if UPLOAD_SCOPE not in key.scopes.split():
+    if UPLOAD_SCOPE not in slot.scopes.split():
         raise InvalidInput(
             f"the Numerai API key of slot '{slot.name}' cannot upload submissions "
             f"(it lacks the {UPLOAD_SCOPE} scope)"
         )
-    return slot
 
 
-def execute(
-    mt: MarketTransaction, req: OrderRequest, prep: Prepared, now: datetime
-) -> tuple[MarketOrder, list[Fill]]:
+def execute(mt: MarketTransaction, req: OrderRequest, prep: Prepared, now: datetime) -> Outcome:
     """Write a prepared placement: the order, its hold, the events, the fills and money."""
-    session = mt.session
-    order = MarketOrder(
-        user_id=req.user_id,
-        instrument_id=prep.instrument.id,
-        client_order_id=req.client_order_id,
-        side=req.side.value,
-        order_type=req.order_type.value,
-        price=prep.price,
-        quantity=req.quantity,
-        filled=0,
-        remaining=req.quantity,
-        state=OrderState.OPEN.value,
-        collateral_per_unit=prep.per_unit_collateral if req.side is Side.BID else 0,
-        slot_model_id=req.slot_model_id if req.side is Side.BID else None,
-        standing_order_id=req.standing_order_id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(order)
-    session.flush()
-    if req.side is Side.BID:
-        order.hold_id = f"order:{order.id}"
-        ledger_db.place_hold(
-            session, hold_id=order.hold_id, user_id=req.user_id, amount=prep.hold, purpose="bid"
+    sql = mt.sql
+    bid = req.side is Side.BID
+    order = sql.insert_order(
+        dict(
+            user_id=req.user_id,
+            instrument_id=prep.instrument.id,
+            client_order_id=req.client_order_id,
+            side=req.side.value,
+            order_type=req.order_type.value,
+            price=prep.price,
+            quantity=req.quantity,
+            filled=0,
+            remaining=req.quantity,
+            state=OrderState.OPEN.value,
+            cancel_reason=None,
+            seq=None,
+            collateral_per_unit=prep.per_unit_collateral if bid else 0,
+            slot_model_id=req.slot_model_id if bid else None,
+            hold_id=None,
+            standing_order_id=req.standing_order_id,
+            created_at=now,
+            updated_at=now,
         )
+    )
+    if bid:
+        order.hold_id = f"order:{order.id}"
+        try:
+            sql.place_hold(
+                hold_id=order.hold_id, user_id=req.user_id, amount=prep.hold, purpose="bid", now=now
+            )
+        except InsufficientFunds:  # spent meanwhile by another transaction (PostgreSQL)
+            available = sql.available(req.user_id)
+            raise Conflict(
+                _no_funds(req.quantity, prep.price, prep.per_unit_collateral, prep.hold, available)
+            ) from None
     events = prep.book.submit(
         Order(str(order.id), req.user_id, req.side, prep.price, req.quantity, req.order_type)
     )
-    fills = apply_events(mt, prep.instrument, events, now, known={order.id: order})
+    outcome = Outcome(order)
+    apply_events(mt, prep.instrument, events, now, known={order.id: order}, outcome=outcome)
     mt.changed(prep.instrument, prep.book)
-    return order, fills
+    return outcome
 
 
 def apply_events(
     mt: MarketTransaction,
-    instrument: Instrument,
+    instrument: InstrumentRow,
     events: list[Event],
     now: datetime,
-    known: dict[int, MarketOrder] | None = None,
-) -> list[Fill]:
+    known: dict[int, OrderRow] | None = None,
+    outcome: Outcome | None = None,
+) -> None:
     """Write the engine's events: order states, fills and their money, voided holds."""
-    session = mt.session
+    sql = mt.sql
     rows = dict(known or {})
+    touched: dict[int, OrderRow] = {}
 
-    def row(order_id: str) -> MarketOrder:
+    def row(order_id: str) -> OrderRow:
         key = int(order_id)
         found = rows.get(key)
         if found is None:
-            found = rows[key] = session.get(MarketOrder, key)  # type: ignore[assignment]
+            found = rows[key] = sql.order(key)  # type: ignore[assignment]
             assert found is not None, f"order {key} is in the book but not stored"
+        touched[key] = found
         return found
 
-    fills: list[Fill] = []
     for event in events:
         if isinstance(event, Filled):
-            fills.append(
-                _fill(
-                    mt, instrument, event, row(event.taker_order_id), row(event.maker_order_id), now
-                )
+            fill = _fill(
+                mt, instrument, event, row(event.taker_order_id), row(event.maker_order_id), now
             )
+            if outcome is not None:
+                outcome.fills.append(fill)
         elif isinstance(event, Cancelled):
-            close_order(session, row(event.order_id), event.reason, now)
+            close_order(mt, row(event.order_id), event.reason, now)
         elif isinstance(event, Rejected):
             raise Conflict(REJECTIONS[event.reason])
         elif isinstance(event, Accepted):
             row(event.order_id).seq = event.seq
-    return fills
+    for order in touched.values():
+        sql.save_order(order)
 
 
 def _fill(
     mt: MarketTransaction,
-    instrument: Instrument,
+    instrument: InstrumentRow,
     event: Filled,
-    taker: MarketOrder,
-    maker: MarketOrder,
+    taker: OrderRow,
+    maker: OrderRow,
     now: datetime,
-) -> Fill:
-    session = mt.session
+) -> FillRow:
     for order, remaining in ((taker, event.taker_remaining), (maker, event.maker_remaining)):
         order.filled += event.quantity
         order.remaining = remaining
@@ -379,24 +427,25 @@ def _fill(
         quantity=event.quantity,
         per_unit_collateral=buy.collateral_per_unit,
     )
-    fill = Fill(
-        instrument_id=instrument.id,
-        buy_order_id=buy.id,
-        sell_order_id=sell.id,
-        buyer_user_id=buy.user_id,
-        seller_user_id=sell.user_id,
-        taker_side=event.taker_side.value,
-        price=event.price,
-        quantity=event.quantity,
-        notional=money.notional,
-        fee_rate_bp=mt.c.settings.platform_fee_rate_bp,
-        buyer_collateral=money.collateral,
-        slot_model_id=buy.slot_model_id,
-        state=FillState.PENDING_DELIVERY.value,
-        created_at=now,
-        updated_at=now,
+    fill = mt.sql.insert_fill(
+        dict(
+            instrument_id=instrument.id,
+            buy_order_id=buy.id,
+            sell_order_id=sell.id,
+            buyer_user_id=buy.user_id,
+            seller_user_id=sell.user_id,
+            taker_side=event.taker_side.value,
+            price=event.price,
+            quantity=event.quantity,
+            notional=money.notional,
+            fee_rate_bp=mt.c.settings.platform_fee_rate_bp,
+            buyer_collateral=money.collateral,
+            slot_model_id=buy.slot_model_id,
+            state=FillState.PENDING_DELIVERY.value,
+            created_at=now,
+            updated_at=now,
+        )
     )
-    session.add(fill)
     assert buy.hold_id is not None
     prefix = f"fill:{buy.id}:{sell.id}"
     for amount, suffix, credit, code in (
@@ -415,19 +464,22 @@ def _fill(
         ),
     ):
         if amount:
-            ledger_db.post_hold(
-                session,
+            mt.sql.post_hold(
                 hold_id=buy.hold_id,
                 transfer_id=f"{prefix}:{suffix}",
                 amount=amount,
                 credit=credit,
                 code=code,
+                now=now,
             )
     return fill
 
 
-def close_order(session: Session, order: MarketOrder, reason: CancelReason, now: datetime) -> None:
-    """The order leaves the book unfilled (cancel, IOC/FOK remainder, expiry): void its hold."""
+def close_order(
+    mt: MarketTransaction, order: OrderRow, reason: CancelReason, now: datetime
+) -> None:
+    """The order leaves the book unfilled (cancel, IOC/FOK remainder, expiry): void its hold.
+    The caller saves the row."""
     order.state = (
         OrderState.EXPIRED.value if reason is CancelReason.EXPIRED else OrderState.CANCELLED.value
     )
@@ -435,24 +487,30 @@ def close_order(session: Session, order: MarketOrder, reason: CancelReason, now:
     order.remaining = 0
     order.updated_at = now
     if order.hold_id is not None:
-        ledger_db.void_hold(session, hold_id=order.hold_id)
+        mt.sql.void_hold(hold_id=order.hold_id, now=now)
 
 
 def cancel_in(
-    mt: MarketTransaction, order: MarketOrder, reason: CancelReason, now: datetime
-) -> None:
-    """Cancel an open order inside a market transaction (its instrument gets locked)."""
-    instrument = mt.instrument(order.instrument_id)
-    session = mt.session
-    session.refresh(order)
+    mt: MarketTransaction, order_id: int, reason: CancelReason, now: datetime
+) -> OrderRow | None:
+    """Cancel an open order inside a market transaction (its instrument gets locked).
+    Returns the order as it is afterwards (``None`` if there is no such order)."""
+    found = mt.sql.order(order_id)
+    if found is None:
+        return None
+    instrument = mt.instrument(found.instrument_id)
+    order = mt.sql.order(order_id)  # again, now that the book is ours
+    assert order is not None
     if order.state != OrderState.OPEN:
-        return
+        return order
     book = mt.book(instrument)
     events = book.cancel(str(order.id), reason)
     apply_events(mt, instrument, events, now, known={order.id: order})
-    if order.state == OrderState.OPEN:  # not in the book: stored state wins, close it
-        close_order(session, order, reason, now)
+    if order.state == OrderState.OPEN:  # not in the book: the stored state wins, close it
+        close_order(mt, order, reason, now)
+        mt.sql.save_order(order)
     mt.changed(instrument, book)
+    return order
 
 
 def now_or_default(c: Container | None, now: datetime | None) -> datetime:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from nmrx.adapters.db.market_sql import FillRow, OrderRow
 from nmrx.adapters.db.market_tables import Fill, Instrument, MarketOrder, StandingOrder
 from nmrx.domain.market import InstrumentState, OrderState, StandingState
 from nmrx.domain.orders import CancelReason, OrderType, Side
@@ -26,7 +27,6 @@ from nmrx.services.matching import (
     OrderRequest,
     cancel_in,
     execute,
-    existing_order,
     now_or_default,
     prepare,
     run,
@@ -82,7 +82,7 @@ class Placement:
     duplicate: bool  # the client order id was used before: this is the original order
 
 
-def fill_view(f: Fill) -> FillView:
+def fill_view(f: Fill | FillRow) -> FillView:
     return FillView(
         f.id,
         f.instrument_id,
@@ -100,12 +100,16 @@ def fill_view(f: Fill) -> FillView:
     )
 
 
-def order_view(session: Session, o: MarketOrder) -> OrderView:
+def _fills_of(session: Session, order_id: int) -> list[FillView]:
     fills = session.scalars(
         select(Fill)
-        .where(or_(Fill.buy_order_id == o.id, Fill.sell_order_id == o.id))
+        .where(or_(Fill.buy_order_id == order_id, Fill.sell_order_id == order_id))
         .order_by(Fill.id)
     ).all()
+    return [fill_view(f) for f in fills]
+
+
+def order_view(o: MarketOrder | OrderRow, fills: list[FillView]) -> OrderView:
     return OrderView(
         o.id,
         o.client_order_id,
@@ -122,8 +126,20 @@ def order_view(session: Session, o: MarketOrder) -> OrderView:
         o.standing_order_id,
         o.created_at,
         o.updated_at,
-        [fill_view(f) for f in fills],
+        fills,
     )
+
+
+def stored_view(session: Session, o: MarketOrder | OrderRow) -> OrderView:
+    return order_view(o, _fills_of(session, o.id))
+
+
+def _by_client_id(session: Session, user_id: int, client_order_id: str) -> MarketOrder | None:
+    return session.scalars(
+        select(MarketOrder).where(
+            MarketOrder.user_id == user_id, MarketOrder.client_order_id == client_order_id
+        )
+    ).first()
 
 
 def _client_id(client_order_id: str | None) -> str:
@@ -149,13 +165,15 @@ def _enum(enum: type, value: object, what: str):  # type: ignore[no-untyped-def]
 
 def place_in(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Placement:
     """Place inside an open market transaction (idempotent on the client order id)."""
-    previous = existing_order(mt.session, req.user_id, req.client_order_id)
+    previous = mt.sql.order_id_for(req.user_id, req.client_order_id)
     if previous is not None:
-        return Placement(order_view(mt.session, previous), duplicate=True)
+        stored = mt.sql.order(previous)
+        assert stored is not None
+        return Placement(stored_view(mt.session, stored), duplicate=True)
     prepared = prepare(mt, req, now)
-    order, _ = execute(mt, req, prepared, now)
-    mt.session.flush()
-    return Placement(order_view(mt.session, order), duplicate=False)
+    outcome = execute(mt, req, prepared, now)
+    fills = [fill_view(f) for f in outcome.fills]
+    return Placement(order_view(outcome.order, fills), duplicate=False)
 
 
 def place_order(
@@ -250,12 +268,12 @@ def cancel_order(
     moment = now_or_default(c, now)
 
     def work(mt: MarketTransaction) -> OrderView:
-        order = mt.session.get(MarketOrder, order_id)
+        order = mt.sql.order(order_id)
         if order is None or order.user_id != user_id:
             raise NotFound(f"you have no order {order_id}")
         if order.state == OrderState.OPEN:
-            cancel_in(mt, order, CancelReason.USER, moment)
-        return order_view(mt.session, order)
+            order = cancel_in(mt, order_id, CancelReason.USER, moment) or order
+        return stored_view(mt.session, order)
 
     return run(c, work)
 
@@ -265,15 +283,15 @@ def get_order(c: Container, *, user_id: int, order_id: int) -> OrderView:
         order = session.get(MarketOrder, order_id)
         if order is None or order.user_id != user_id:
             raise NotFound(f"you have no order {order_id}")
-        return order_view(session, order)
+        return stored_view(session, order)
 
 
 def get_order_by_client_id(c: Container, *, user_id: int, client_order_id: str) -> OrderView:
     with c.db.transaction() as session:
-        order = existing_order(session, user_id, client_order_id)
+        order = _by_client_id(session, user_id, client_order_id)
         if order is None:
             raise NotFound(f"you have no order with client order id {client_order_id!r}")
-        return order_view(session, order)
+        return stored_view(session, order)
 
 
 def list_orders(
@@ -292,7 +310,7 @@ def list_orders(
         query = query.where(MarketOrder.instrument_id == instrument_id)
     with c.db.transaction() as session:
         rows = session.scalars(query.order_by(MarketOrder.id.desc()).limit(limit)).all()
-        return [order_view(session, o) for o in rows]
+        return [stored_view(session, o) for o in rows]
 
 
 def cancel_asks_of_owner(session: Session, *, model_id: int, owner_user_id: int) -> None:
@@ -300,7 +318,7 @@ def cancel_asks_of_owner(session: Session, *, model_id: int, owner_user_id: int)
     (asks hold no money) and pause their ladders on it. Runs in the caller's transaction."""
     mt = MarketTransaction(None, session)
     asks = session.scalars(
-        select(MarketOrder)
+        select(MarketOrder.id)
         .join(Instrument, Instrument.id == MarketOrder.instrument_id)
         .where(
             Instrument.model_id == model_id,
@@ -312,8 +330,8 @@ def cancel_asks_of_owner(session: Session, *, model_id: int, owner_user_id: int)
         .order_by(MarketOrder.instrument_id, MarketOrder.id)
     ).all()
     moment = now_or_default(None, None)
-    for order in asks:
-        cancel_in(mt, order, CancelReason.USER, moment)
+    for order_id in asks:
+        cancel_in(mt, order_id, CancelReason.USER, moment)
     session.execute(
         update(StandingOrder)
         .where(

@@ -1,12 +1,12 @@
-"""Market persistence: instrument locks, order books rebuilt from stored orders and cached
-per process, market data queries and the snapshot the invariant check reads.
+"""Market persistence: the per-process book cache, market data queries and the snapshot
+the invariant check reads. (The placement hot path is :mod:`nmrx.adapters.db.market_sql`.)
 
 Functions work on an open session and never commit (services own the unit of work).
 
-**Serialising an instrument.** Every change of a book starts with
-:func:`lock_instrument`: ``SELECT … FOR UPDATE`` of the instrument row on PostgreSQL
-(other transactions on the same instrument wait until this one commits); on SQLite the
-transaction already holds the single write lock (``BEGIN IMMEDIATE``).
+**Serialising an instrument.** Every change of a book starts by locking the instrument:
+``SELECT … FOR UPDATE`` of its row on PostgreSQL (other transactions on the same
+instrument wait until this one commits); on SQLite the transaction already holds the
+single write lock (``BEGIN IMMEDIATE``).
 
 **The book cache.** Rebuilding a book from its open orders costs a query per
 placement, so each process keeps the books it used, tagged with the instrument's
@@ -21,13 +21,14 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nmrx.adapters.db.engine import Database
-from nmrx.adapters.db.market_tables import Fill, Instrument, MarketOrder
+from nmrx.adapters.db.market_tables import Fill, MarketOrder
 from nmrx.adapters.db.tables import LedgerAccount, LedgerHold, LedgerTransfer
 from nmrx.domain.ledger import AccountKind, platform_account_key
 from nmrx.domain.market import (
@@ -38,43 +39,13 @@ from nmrx.domain.market import (
     OrderState,
 )
 from nmrx.domain.orderbook import OrderBook
-from nmrx.domain.orders import RestingOrder, Side
+from nmrx.domain.orders import Side
 
 CACHE_SIZE = 512  # books kept per process and database
 
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def lock_instrument(session: Session, instrument_id: int) -> Instrument | None:
-    query = select(Instrument).where(Instrument.id == instrument_id)
-    if is_postgres(session):
-        query = query.with_for_update()
-    return session.scalars(query.execution_options(populate_existing=True)).first()
-
-
-def resting_orders(session: Session, instrument_id: int) -> list[RestingOrder]:
-    rows = session.execute(
-        select(
-            MarketOrder.id,
-            MarketOrder.user_id,
-            MarketOrder.side,
-            MarketOrder.price,
-            MarketOrder.quantity,
-            MarketOrder.remaining,
-            MarketOrder.seq,
-        )
-        .where(MarketOrder.instrument_id == instrument_id, MarketOrder.state == OrderState.OPEN)
-        .order_by(MarketOrder.seq)
-    ).all()
-    return [RestingOrder(str(i), u, Side(s), p, q, r, seq) for i, u, s, p, q, r, seq in rows]
-
-
-def build_book(session: Session, instrument: Instrument) -> OrderBook:
-    book = OrderBook(instrument.id)
-    book.restore(resting_orders(session, instrument.id), next_seq=instrument.next_seq)
-    return book
 
 
 class BookCache:
@@ -84,16 +55,19 @@ class BookCache:
         self._books: OrderedDict[int, tuple[int, OrderBook]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def checkout(self, session: Session, instrument: Instrument) -> OrderBook:
+    def checkout(
+        self, instrument_id: int, book_seq: int, rebuild: Callable[[], OrderBook]
+    ) -> OrderBook:
         """The instrument's current book, owned by the caller until :meth:`checkin`.
 
-        Call with the instrument locked. A cached book is used only if its tag matches.
+        Call with the instrument locked, with its stored ``book_seq``. A cached book is
+        used only if its tag matches; otherwise ``rebuild()`` reads it from the database.
         """
         with self._lock:
-            cached = self._books.pop(instrument.id, None)
-        if cached is not None and cached[0] == instrument.book_seq:
+            cached = self._books.pop(instrument_id, None)
+        if cached is not None and cached[0] == book_seq:
             return cached[1]
-        return build_book(session, instrument)
+        return rebuild()
 
     def checkin(self, instrument_id: int, book_seq: int, book: OrderBook) -> None:
         """Keep a book after its transaction committed with ``book_seq``."""
