@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from nmrx.client.cli_commands import register as register_client_commands
 from nmrx.config import InsecureSettings, Settings
 
 app = typer.Typer(help="NMRX — the Numerai prediction exchange.", no_args_is_help=True)
@@ -18,6 +19,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 console = Console()
 err = Console(stderr=True)
+register_client_commands(app)  # login, markets, bid, ask, upload, download… (nmrx.client)
 
 
 def _settings(**overrides: object) -> Settings:

@@ -305,3 +305,17 @@ class Client(FilesMixin):
 
     def cancel_standing_bid(self, standing_id: int) -> m.Standing:
         return self._standing("standing-bids", standing_id, "cancel")
+
+    # ------------------------------------------------------------------ notifications
+
+    def notifications(self) -> list[m.Notification]:
+        """What needs doing before which deadline (first), then what happened, newest first."""
+        try:
+            return self._many(m.Notification, "GET", "/api/v1/notifications")
+        except NotFound as exc:
+            if exc.message == "Not Found":  # the route itself is missing: an older server
+                raise NotFound(
+                    f"{self.base_url} has no notifications API (GET /api/v1/notifications)",
+                    status=404,
+                ) from None
+            raise

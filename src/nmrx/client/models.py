@@ -286,6 +286,15 @@ class Timeline(Result):
     steps: list[TimelineStep]
 
 
+class Notification(Result):
+    kind: str  # action | sale | delivery | settlement
+    title: str
+    body: str
+    at: datetime
+    deadline: datetime | None = None
+    link: str | None = None
+
+
 @dataclass(frozen=True)
 class Downloaded:
     """A purchased file written to disk, its SHA-256 checked against the server's."""
