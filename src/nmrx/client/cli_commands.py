@@ -101,6 +101,52 @@ def logout(
         err().print("Not logged in.")
 
 
+token_app = typer.Typer(
+    help="Your API tokens: create one per pipeline, revoke old ones.", no_args_is_help=True
+)
+
+
+@token_app.command("create")
+@handled
+def token_create(
+    name: str = typer.Argument(..., help='What the token is for, e.g. "round pipeline".'),
+    scopes: str = typer.Option("read,upload", help="Comma-separated: read, trade, upload."),
+    as_json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Create a token (for NMRX_API_TOKEN in a pipeline); its secret is shown only once."""
+    new = client().create_token(name, [s.strip() for s in scopes.split(",") if s.strip()])
+    if as_json_out:
+        emit_json(new.to_json())
+        return
+    out().print(f"token {new.id} ({new.name}, scopes {', '.join(new.scopes)}) — shown once:")
+    out().print(new.token, markup=False)
+
+
+@token_app.command("list")
+@handled
+def token_list(as_json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Your tokens (never their secrets)."""
+    found = client().tokens()
+    if as_json_out:
+        emit_json(as_json(found))
+        return
+    rows = [
+        [t.id, t.name, t.prefix, ",".join(t.scopes), when(t.created_at), when(t.last_used_at),
+         when(t.revoked_at)]
+        for t in found
+    ]  # fmt: skip
+    cols = ["id", "name", "prefix", "scopes", "created", "last used", "revoked"]
+    out().print(table("API tokens", cols, rows))
+
+
+@token_app.command("revoke")
+@handled
+def token_revoke(token_id: int = typer.Argument(...)) -> None:
+    """Revoke a token: it stops working at once."""
+    t = client().revoke_token(token_id)
+    out().print(f"token {t.id} ({t.name}) revoked")
+
+
 def whoami(as_json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Who the stored or configured token belongs to."""
     api = client()
@@ -256,6 +302,7 @@ def register(app: typer.Typer) -> None:
 
     for fn in (login, logout, whoami, wallet, faucet, notifications):
         app.command(rich_help_panel=ACCOUNT)(handled(fn))
+    app.add_typer(token_app, name="token", rich_help_panel=ACCOUNT)
     for fn in (markets, book, trades, history):
         app.command(rich_help_panel=MARKET)(handled(fn))
     cli_trading.register(app)

@@ -63,6 +63,12 @@ class Client(FilesMixin):
     def tokens(self) -> list[m.Token]:
         return self._many(m.Token, "GET", "/api/v1/tokens")
 
+    def create_token(self, name: str, scopes: Sequence[str] = ("read", "upload")) -> m.NewToken:
+        """A new token with at most this token's scopes (e.g. an upload-only one for a
+        pipeline); its secret is in ``.token`` and is shown only this once."""
+        body = {"name": name, "scopes": list(scopes)}
+        return self._one(m.NewToken, "POST", "/api/v1/tokens", json=body)
+
     def revoke_token(self, token_id: int) -> m.Token:
         return self._one(m.Token, "DELETE", f"/api/v1/tokens/{token_id}")
 

@@ -221,3 +221,20 @@ def test_the_installed_command_prints_json_and_fails_with_a_reason(
         [*run, "wallet", "--json"], env=env, capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 3 and bad.stdout == "" and "error:" in bad.stderr
+
+
+def test_a_pipeline_token_has_only_the_scopes_asked_for(
+    server: LiveServer, seller: Party, file_book: int, home: Path
+) -> None:
+    made = ok_json(
+        nmrx(["token", "create", "round pipeline", "--json"], as_party(server, home, seller))
+    )
+    assert made["scopes"] == ["read", "upload"] and made["token"].startswith("nmrx_")  # type: ignore[index]
+    pipeline = env_for(home, server.url, made["token"])  # type: ignore[index]
+    assert ok_json(nmrx(["whoami", "--json"], pipeline))["username"] == seller.trader.user.username  # type: ignore[index]
+    refused = nmrx(["ask", str(file_book), "1", "0.5"], pipeline)
+    assert refused.exit_code == 5 and "trade" in refused.stderr
+    listed = ok_json(nmrx(["token", "list", "--json"], as_party(server, home, seller)))
+    assert "round pipeline" in [t["name"] for t in listed]  # type: ignore[union-attr, index]
+    assert nmrx(["token", "revoke", str(made["id"])], as_party(server, home, seller)).exit_code == 0  # type: ignore[index]
+    assert nmrx(["whoami"], pipeline).exit_code == 3
