@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import Callable
 
 import typer
 
@@ -300,10 +301,12 @@ def register(app: typer.Typer) -> None:
     """Add the client commands to the ``nmrx`` app."""
     from nmrx.client import cli_files, cli_trading
 
-    for fn in (login, logout, whoami, wallet, faucet, notifications):
+    account: list[Callable[..., None]] = [login, logout, whoami, wallet, faucet, notifications]
+    for fn in account:
         app.command(rich_help_panel=ACCOUNT)(handled(fn))
     app.add_typer(token_app, name="token", rich_help_panel=ACCOUNT)
-    for fn in (markets, book, trades, history):
+    market: list[Callable[..., None]] = [markets, book, trades, history]
+    for fn in market:
         app.command(rich_help_panel=MARKET)(handled(fn))
     cli_trading.register(app)
     cli_files.register(app)

@@ -166,15 +166,15 @@ def cancel(
             done.append(api.cancel(order_id))
         except NmrxError as exc:
             failed.append((order_id, exc))
-    if as_json_out:
-        emit_json(as_json(done) if len(order_ids) > 1 else (done[0].to_json() if done else None))
+    if as_json_out and (done or not failed):
+        emit_json(as_json(done) if len(order_ids) > 1 else done[0].to_json())
     else:
         for o in done:
             out().print(
                 f"order {o.id}: {o.state}" + (f" ({o.cancel_reason})" if o.cancel_reason else "")
             )
-    for order_id, exc in failed:
-        fail(f"order {order_id}: {exc}")
+    for order_id, problem in failed:
+        fail(f"order {order_id}: {problem}")
     if failed:
         raise typer.Exit(failed[-1][1].exit_code)
 

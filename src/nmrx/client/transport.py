@@ -137,20 +137,20 @@ class Http:
         attempt = 0
         while True:
             extra = body() if body is not None else {}
+            response: httpx.Response | None = None
             try:
                 response = self.client.request(
                     method, path, headers=sent_headers, **kwargs, **extra
                 )
             except NOT_SENT as exc:
                 failure: Exception = exc
-                response = None
             except LOST as exc:
                 if not safe:
                     raise ConnectionFailed(
                         f"the response from {self.base_url} was lost ({type(exc).__name__}); "
                         "the request may or may not have been applied"
                     ) from exc
-                failure, response = exc, None
+                failure = exc
             except httpx.HTTPError as exc:
                 raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
             else:

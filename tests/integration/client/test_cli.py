@@ -192,8 +192,8 @@ def test_failures_exit_non_zero_with_the_servers_reason_on_stderr(
     missing = nmrx(["book", "999999"], as_party(server, home, buyer))
     assert missing.exit_code == 4 and "(HTTP 404)" in missing.stderr
 
-    unknown = nmrx(["cancel", "424242"], as_party(server, home, buyer))
-    assert unknown.exit_code == 4 and "424242" in unknown.stderr
+    unknown = nmrx(["cancel", "424242", "--json"], as_party(server, home, buyer))
+    assert unknown.exit_code == 4 and "424242" in unknown.stderr and unknown.stdout == ""
 
     bad_price = nmrx(["bid", str(own), "1", "0.123456789"], as_party(server, home, buyer))
     assert bad_price.exit_code == 5 and "8 decimals" in bad_price.stderr
