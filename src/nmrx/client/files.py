@@ -122,19 +122,20 @@ class FilesMixin(BaseClient):
         if target.is_dir() or str(dest).endswith(("/", os.sep)):
             target = target / link.filename
         target.parent.mkdir(parents=True, exist_ok=True)
-        # the token only ever goes to our own server: follow the link's path on base_url
-        path = httpx.URL(link.url).raw_path.decode()
         attempt = 0
         while True:
+            # the API token only ever goes to our own server: the link's path on base_url
+            path = httpx.URL(link.url).raw_path.decode()
             try:
                 return self._download_to(fill_id, path, target, progress)
-            except LOST as exc:  # the body was cut off: start over
+            except LOST as exc:  # the body was cut off: start over, with a fresh link
                 if attempt >= self.http.retries:
                     raise ConnectionFailed(
                         f"the download of fill {fill_id} kept failing: {exc}"
                     ) from exc
                 self.http.sleep(self.http._delay(attempt))
                 attempt += 1
+                link = self.download_link(fill_id)
 
     def _download_to(
         self, fill_id: int, path: str, target: Path, progress: Progress | None
