@@ -110,3 +110,38 @@ def test_concurrent_crossing_orders_never_double_fill_or_cross(
         view.asks[0][0] if view.asks else None,
     )
     assert ledger.check(container.db) == []
+
+
+def test_one_client_order_id_sent_to_two_books_at_once_makes_one_order(
+    container: Container,
+) -> None:
+    seller = make_seller(container)
+    open_market(container)
+    books = [instrument_id(container, seller.model_id, index=i) for i in range(2)]
+    buyer = make_user(container, funds=nmr(10))
+    start = threading.Barrier(2)
+    placed: list[orders.Placement] = []
+
+    def send(book: int) -> None:
+        start.wait()
+        placed.append(
+            orders.place_order(
+                container,
+                user_id=buyer.id,
+                instrument_id=book,
+                side="bid",
+                quantity=1,
+                price=nmr(1),
+                client_order_id="once",
+                now=NOW,
+            )
+        )
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in books]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(placed) == 2 and placed[0].order.id == placed[1].order.id
+    assert sorted(p.duplicate for p in placed) == [False, True]
+    assert len(orders.list_orders(container, user_id=buyer.id)) == 1

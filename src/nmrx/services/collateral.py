@@ -58,9 +58,6 @@ def _status(c: Container, session: Session, user_id: int) -> CollateralStatus:
     )
 
 
-status_in = _status  # for callers already inside a transaction (e.g. order placement)
-
-
 def status(c: Container, *, user_id: int) -> CollateralStatus:
     with c.db.transaction() as session:
         return _status(c, session, user_id)

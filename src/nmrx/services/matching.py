@@ -146,9 +146,11 @@ def market_transaction(c: Container) -> Iterator[MarketTransaction]:
 
 
 def _retryable(exc: DBAPIError) -> bool:
-    """PostgreSQL deadlock / serialization failure, or a unique race (e.g. client order id)."""
+    """PostgreSQL deadlock / serialization failure, or a unique race (e.g. the same client
+    order id sent twice at once to two instruments: the retry finds the first order)."""
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return isinstance(exc, IntegrityError) or code in {"40P01", "40001", "23505"}
+    unique = isinstance(exc, IntegrityError) and "UNIQUE" in str(exc.orig).upper()
+    return unique or code in {"40P01", "40001", "23505"}
 
 
 def run(c: Container, work: Callable[[MarketTransaction], T]) -> T:
