@@ -13,6 +13,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from nmrx import __version__
 from nmrx.api import delivery, sellers, settlement, v1
 from nmrx.api import market as market_api
+from nmrx.api import reputation as reputation_api
 from nmrx.bootstrap import Container
 from nmrx.domain.money import InvalidAmount
 from nmrx.services.errors import ServiceError, Unauthorized
@@ -55,6 +56,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(market_api.router)
     app.include_router(delivery.router)
     app.include_router(settlement.router)
+    app.include_router(reputation_api.router)
     app.include_router(web.router)
     app.include_router(seller_routes.router)
     app.include_router(buyer_routes.router)

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
         500, description="Stake Mode buyer collateral, bp of allowance"
     )
 
+    performance_sync_minutes: int = Field(
+        60, description="the worker re-syncs a listed model's track record after this long"
+    )
+    performance_sync_batch: int = Field(50, description="models synced per worker tick at most")
+    performance_sync_cooldown_seconds: int = Field(
+        60, description="an on-demand sync within this long of the last one reuses it"
+    )
+    trending_rounds: int = Field(5, description="rounds in each trending window")
+
     faucet_max_units: int = 1_000 * 100_000_000  # 1,000 NMR per faucet request
     platform_fee_rate_bp: int = Field(200, description="fee on seller proceeds, basis points")
     session_max_age_seconds: int = 14 * 24 * 3600

@@ -83,5 +83,12 @@ def test_the_tick_task_runs_every_duty(
 ) -> None:
     result = worker.tick_now()
     report = result.get(blocking=True, timeout=30)
-    assert set(report) == {"open_books", "close_books", "deliveries", "settlement", "webhooks"}
+    assert set(report) == {
+        "open_books",
+        "close_books",
+        "deliveries",
+        "settlement",
+        "webhooks",
+        "reputation",
+    }
     assert not any(v.startswith("error") for v in report.values()), report

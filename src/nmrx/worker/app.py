@@ -28,7 +28,7 @@ def make_huey(c: Container, *, immediate: bool = False) -> Huey:
 
 def tick(c: Container) -> dict[str, str]:
     """One pass of every periodic duty; each is idempotent and safe to repeat or interrupt."""
-    from nmrx.services import delivery, instruments, settlement, webhooks
+    from nmrx.services import delivery, discovery, instruments, settlement, webhooks
 
     report: dict[str, str] = {}
     duties: list[tuple[str, Callable[[], object]]] = [
@@ -37,6 +37,7 @@ def tick(c: Container) -> dict[str, str]:
         ("deliveries", lambda: delivery.run_once(c)),
         ("settlement", lambda: settlement.reconcile(c)),
         ("webhooks", lambda: webhooks.send_due(c)),
+        ("reputation", lambda: discovery.tick(c)),
     ]
     for name, duty in duties:
         try:

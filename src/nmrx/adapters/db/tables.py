@@ -212,4 +212,5 @@ class OwnershipMove(Base):
 # The market's tables live in their own module; importing it registers them on Base.
 from nmrx.adapters.db import delivery_tables as _delivery_tables  # noqa: E402, F401
 from nmrx.adapters.db import market_tables as _market_tables  # noqa: E402, F401
+from nmrx.adapters.db import reputation_tables as _reputation_tables  # noqa: E402, F401
 from nmrx.adapters.db import settlement_tables as _settlement_tables  # noqa: E402, F401
