@@ -1,0 +1,418 @@
+"""The crash test of settlement: a few hundred fills settle while the settling process
+(``nmrx settle --loop``) is killed with SIGKILL at random moments and restarted; in the end
+every fill reached exactly one final state, every party got what one settlement of each
+fill gives, and ``nmrx ledger check`` passes.
+
+The fills are made through the real services in this process (four sellers — honest,
+silent, cheating, not submitting to their own model — and a few dozen buyers), so every
+rule path of PRODUCT.md §5.3 that needs no fault injection is crossed: File Mode released
+at delivery, non-delivery refunds with the 10 % penalty, protected fills (Stake Mode and
+File Mode with a slot) released on matching scores, refunded with the 100 % penalty when
+the seller's model scored differently or has no submission, buyers overriding the
+automatic submission, over-staking buyers. The emulator's clock is moved between the
+kill phases (round open → close → first daily score); after each phase the settler runs
+until every fill is in the state that phase should reach, and is killed then too.
+
+The random plan (bids, kill delays) comes from a fixed seed. A kill comes 0.05–1 s after
+the process's first write (a history row or a delivery change), so it lands in the work,
+not in Python's imports; a phase's random kills stop when its work is done (or waits: a
+submission whose worker was killed mid-upload is leased for two minutes of platform time,
+which the test then skips over).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from nmrx.adapters.db.delivery_tables import Delivery
+from nmrx.adapters.db.market_tables import Fill
+from nmrx.adapters.db.settlement_tables import FillEvent
+from nmrx.adapters.db.tables import LedgerAccount, LedgerTransfer
+from nmrx.bootstrap import Container
+from nmrx.domain.money import nmr
+from nmrx.services import uploads, wallet
+from numerai_emulator import EmulatorServer
+from tests.support.market import Trader, fills_of, instrument, predictions, trader
+
+SEED = 20_250_707
+NMRX = [sys.executable, "-m", "nmrx.cli"]
+BUYERS = 16  # four per seller; each buyer has two slots (two protected fills)
+FILE_BIDS = 12  # unprotected File Mode bids per buyer, on random sellers
+KILLS = (8, 5, 4)  # at most, per phase: round open, round closed, scores out
+DELAY = (0.05, 1.0)  # seconds after the settler's first write
+STALL = 15.0  # a settler that writes nothing for this long has nothing to do
+PHASE_TIMEOUT = 60.0
+
+# seller role → (File Mode price, Stake Mode price)
+PRICES = {
+    "honest": ("0.5", "0.05"),
+    "silent": ("0.6", "0.04"),
+    "cheat": ("0.4", "0.05"),
+    "absent": ("0.3", "0.03"),
+}
+
+
+@dataclass
+class Planned:
+    """A fill and what one settlement of it must do."""
+
+    fill_id: int
+    role: str  # the seller's
+    kind: str  # file | file_slot | stake
+    path: list[str]  # the states it passes through, in order
+    seller_fault_bp: int = 0  # penalty rate on a refund
+    collateral_to_seller: bool = False  # over-staked
+
+    @property
+    def final(self) -> str:
+        return self.path[-1]
+
+
+class Settler:
+    """``nmrx settle --loop`` as a child process, killed with SIGKILL and restarted."""
+
+    def __init__(
+        self, env: dict[str, str], log: Path, rng: random.Random, mark: Callable[[], object]
+    ) -> None:
+        self.env, self.log, self.rng, self.mark = env, log, rng, mark
+        self.kills = 0  # all of them
+        self.random_kills = 0
+        self.mid_work = 0  # random kills that left the phase's work unfinished
+        self.boots: list[float] = []  # start → first write, per process
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [*NMRX, "settle", "--loop", "--interval", "0.05"],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        alive = self.proc.poll() is None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+        assert alive, f"the settler died by itself:\n{self.log.read_text()[-3000:]}"
+        self.kills += 1
+
+    def kill_randomly(self, most: int, missing: Callable[[], Counter[str]]) -> None:
+        """Start a settler, wait for its first write, kill it 0.05–1 s later; again while
+        the phase has work left and the settler makes progress, ``most`` times at most."""
+        for _ in range(most):
+            if not missing():
+                break
+            before, started = self.mark(), time.monotonic()
+            self.start()
+            while self.mark() == before and time.monotonic() - started < STALL:
+                time.sleep(0.02)
+            if self.mark() == before:  # nothing to do now (e.g. submissions under a lease)
+                self.kill()
+                break
+            self.boots.append(time.monotonic() - started)
+            time.sleep(self.rng.uniform(*DELAY))
+            self.kill()
+            self.random_kills += 1
+            self.mid_work += bool(missing())
+        progress(f"{self.random_kills} random kills so far, {self.mid_work} with work left")
+
+    def run_until(self, missing: Callable[[], Counter[str]], what: str) -> None:
+        """Let one settler work until nothing is ``missing()``, then kill it as well."""
+        self.start()
+        deadline = time.monotonic() + PHASE_TIMEOUT
+        while left := missing():
+            assert time.monotonic() < deadline, f"{what}: not reached in {PHASE_TIMEOUT}s: {left}"
+            time.sleep(0.1)
+        self.kill()
+        progress(f"{what}: reached after {self.kills} kills")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def writes(market: Container) -> tuple[int, ...]:
+    """Changes only a settler makes: history rows, deliveries and their attempts."""
+    with market.db.transaction() as s:
+        row = s.execute(
+            select(
+                select(func.count()).select_from(FillEvent).scalar_subquery(),
+                select(func.count()).select_from(Delivery).scalar_subquery(),
+                select(func.coalesce(func.sum(Delivery.attempts), 0)).scalar_subquery(),
+                select(func.count()).where(Delivery.state != "waiting").scalar_subquery(),
+            )
+        ).one()
+        return tuple(int(v) for v in row)
+
+
+def states(market: Container) -> dict[int, str]:
+    with market.db.transaction() as s:
+        return dict(s.execute(select(Fill.id, Fill.state)).all())
+
+
+def fees(market: Container) -> int:
+    with market.db.transaction() as s:
+        row = s.scalars(select(LedgerAccount).where(LedgerAccount.key == "platform:fees")).one()
+        return row.credits - row.debits
+
+
+def test_killing_the_settler_at_random_moments_settles_every_fill_exactly_once(
+    market: Container, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    rng = random.Random(SEED)
+    world = emulator.world
+    started = time.monotonic()
+    log = tmp_path / "settler.log"
+    env = {
+        **os.environ,
+        "NMRX_DEMO": "true",
+        "NMRX_DATABASE_URL": market.settings.effective_database_url,
+        "NMRX_DATA_DIR": str(market.settings.data_dir),
+        "NMRX_NUMERAI_API_URL": emulator.url,
+        "NMRX_CLOCK": "emulator",
+    }
+    settler = Settler(env, log, rng, lambda: writes(market))
+    world.advance_to_next_open()
+    number = world.current_round().number
+
+    # --- the market: four sellers, buyers in four groups, fills through the real services
+    sellers = {role: trader(market, emulator, funds=nmr(100), collateral_nmr=40) for role in PRICES}
+    books = {
+        role: {
+            mode: instrument(market, model_id=s.model(), round_number=number, mode=mode)
+            for mode in ("file", "stake")
+        }
+        for role, s in sellers.items()
+    }
+    for role, s in sellers.items():
+        file_price, stake_price = PRICES[role]
+        s.place(books[role]["file"], "ask", 10_000, file_price)
+        s.place(books[role]["stake"], "ask", 10_000, stake_price)
+    roles = list(PRICES)
+    buyers: list[tuple[Trader, str]] = []
+    for i in range(BUYERS):
+        buyers.append((trader(market, emulator, funds=nmr(100)), roles[i % len(roles)]))
+    for buyer, role in buyers:
+        file_price, stake_price = PRICES[role]
+        buyer.place(books[role]["stake"], "bid", 10, stake_price, slot_model_id=buyer.model(0))
+        buyer.place(books[role]["file"], "bid", 1, file_price, slot_model_id=buyer.model(1))
+        for _ in range(FILE_BIDS):
+            other = rng.choice(roles)
+            buyer.place(books[other]["file"], "bid", rng.randint(1, 3), PRICES[other][0])
+    over_stakers = {buyers[0][0].id, buyers[2][0].id}  # an honest seller's and a cheat's buyer
+    overriders = {buyers[6][0].id, buyers[10][0].id}  # two buyers of the cheating seller
+    for buyer, _ in buyers:
+        if buyer.id in over_stakers:
+            world.set_stake(buyer.numerai.classic[0], "25")  # allowance bought: 10 NMR
+
+    # --- the sellers' files: honest submits it to their own model; the cheat submits
+    # another file to their own model; "absent" submits nothing there; "silent" uploads nothing
+    for role in ("honest", "cheat", "absent"):
+        uploads.upload_predictions(
+            market,
+            user_id=sellers[role].id,
+            model_id=sellers[role].model(),
+            content=predictions(emulator, number, seed=1),
+            filename="p.csv",
+            submit_to_own_model=role == "honest",
+        )
+    cheat = sellers["cheat"].numerai
+    market.numerai.upload(
+        cheat.key,
+        model_id=cheat.model_id(cheat.classic[0]),
+        tournament="classic",
+        content=predictions(emulator, number, seed=99),
+        filename="b.csv",
+    )
+
+    # --- what one settlement of each fill must do
+    nd_bp, cc_bp = market.settings.non_delivery_penalty_bp, market.settings.consistency_penalty_bp
+    plan: dict[int, Planned] = {}
+    for role in roles:
+        for mode in ("file", "stake"):
+            for f in fills_of(market, books[role][mode]):
+                kind = "stake" if mode == "stake" else ("file_slot" if f.slot_model_id else "file")
+                p = Planned(f.id, role, kind, [])
+                p.collateral_to_seller = kind == "stake" and f.buyer_user_id in over_stakers
+                if role == "silent":
+                    p.path, p.seller_fault_bp = ["refunded"], nd_bp
+                elif kind == "file":
+                    p.path = ["released"]
+                elif kind == "stake" and f.buyer_user_id in overriders:
+                    p.path = ["delivered", "released"]
+                elif role == "honest":
+                    p.path = ["delivered", "awaiting_scores", "released"]
+                else:  # cheat: scores differ; absent: no submission on the seller's model
+                    p.path, p.seller_fault_bp = ["delivered", "awaiting_scores", "refunded"], cc_bp
+                plan[f.id] = p
+    assert set(states(market).values()) == {"pending_delivery"}
+    assert len(plan) == len(states(market))
+    people = [s.id for s in sellers.values()] + [b.id for b, _ in buyers]
+    before = {u: wallet.balances(market.db, user_id=u) for u in people}
+    fees_before = fees(market)
+    with market.db.transaction() as s:
+        fills = {f.id: f for f in s.scalars(select(Fill))}
+    set_up = time.monotonic() - started
+    progress(f"set up {len(plan)} fills in {set_up:.1f} s")
+
+    # --- settle while killing the settler
+    def reached(phase: int) -> Callable[[], Counter[str]]:
+        def expected(p: Planned) -> str:
+            if phase == 0:
+                return "pending_delivery" if p.role == "silent" else p.path[0]
+            if phase == 1:  # a seller's model without a submission is known at close
+                return p.final if p.role == "absent" else p.path[min(1, len(p.path) - 1)]
+            return p.final
+
+        target = {i: expected(p) for i, p in plan.items()}
+
+        def missing() -> Counter[str]:
+            now = states(market)
+            return Counter(
+                f"{plan[i].role} {plan[i].kind} {now[i]}, not {target[i]}"
+                for i in target
+                if now[i] != target[i]
+            )
+
+        return missing
+
+    try:
+        # round open: downloads release File Mode, submissions reach the buyers' slots
+        settler.kill_randomly(KILLS[0], reached(0))
+        world.advance(minutes=3)  # past the lease of a submission whose worker was killed
+        settler.run_until(reached(0), "deliveries")
+        with market.db.transaction() as s:
+            waiting = s.scalar(
+                select(func.count()).where(
+                    Delivery.kind == "submission", Delivery.state != "delivered"
+                )
+            )
+        assert waiting == len([p for p in plan.values() if p.role == "silent" and p.kind != "file"])
+        for buyer, _ in buyers:  # two buyers replace the automatic submission on their slot
+            if buyer.id in overriders:
+                market.numerai.upload(
+                    buyer.numerai.key,
+                    model_id=buyer.numerai.model_id(buyer.numerai.classic[0]),
+                    tournament="classic",
+                    content=predictions(emulator, number, seed=7),
+                    filename="mine.csv",
+                )
+        # round closed: non-delivery refunds, overrides detected, the rest await scores
+        world.advance_to_next_close()
+        settler.kill_randomly(KILLS[1], reached(1))
+        settler.run_until(reached(1), "round close")
+        # the first daily score is out: consistency checks
+        world.advance_days(4)
+        settler.kill_randomly(KILLS[2], reached(2))
+        settler.run_until(reached(2), "scores")
+    finally:
+        settler.stop()
+
+    # --- exactly one final state per fill, one history row per state it passed through
+    final = states(market)
+    assert final == {i: p.final for i, p in plan.items()}
+    with market.db.transaction() as s:
+        events = s.execute(
+            select(FillEvent.fill_id, FillEvent.to_state).order_by(FillEvent.id)
+        ).all()
+        settle_transfers = {
+            t.id: (t.amount, t.debit_account_id, t.credit_account_id)
+            for t in s.scalars(select(LedgerTransfer).where(LedgerTransfer.id.like("settle:%")))
+        }
+        account_key = dict(s.execute(select(LedgerAccount.id, LedgerAccount.key)).all())
+    assert not [k for k, n in Counter(events).items() if n > 1], "duplicate fill events"
+    history: dict[int, list[str]] = {}
+    for fill_id, to_state in events:
+        history.setdefault(fill_id, []).append(to_state)
+    assert history == {i: p.path for i, p in plan.items()}
+
+    # --- the money: each party got exactly what one settlement of each fill gives
+    expected_transfers: dict[str, tuple[int, str, str]] = {}
+
+    def leg(fill_id: int, name: str, amount: int, debit: str, credit: str) -> None:
+        if amount > 0:  # zero legs are not posted
+            expected_transfers[f"settle:{fill_id}:{name}"] = (amount, debit, credit)
+
+    delta: Counter[tuple[int, str]] = Counter()
+    fee_total = 0
+    for i, p in plan.items():
+        f = fills[i]
+        buyer, seller = f.buyer_user_id, f.seller_user_id
+
+        if p.final == "released":
+            fee = f.notional * f.fee_rate_bp // 10_000
+            leg(i, "proceeds", f.notional - fee, "platform:escrow", f"user:{seller}:available")
+            leg(i, "fee", fee, "platform:escrow", "platform:fees")
+            delta[seller, "available"] += f.notional - fee
+            fee_total += fee
+        else:
+            penalty = f.notional * p.seller_fault_bp // 10_000
+            leg(i, "refund", f.notional, "platform:escrow", f"user:{buyer}:available")
+            leg(i, "penalty", penalty, f"user:{seller}:collateral", f"user:{buyer}:available")
+            delta[buyer, "available"] += f.notional + penalty
+            delta[seller, "collateral"] -= penalty
+        to = seller if p.collateral_to_seller else buyer
+        leg(
+            i,
+            "buyer_collateral",
+            f.buyer_collateral,
+            f"user:{buyer}:collateral",
+            f"user:{to}:available",
+        )
+        delta[buyer, "collateral"] -= f.buyer_collateral
+        delta[to, "available"] += f.buyer_collateral
+    got = {
+        tid: (amount, account_key[d], account_key[c])
+        for tid, (amount, d, c) in settle_transfers.items()
+    }
+    assert got == expected_transfers
+    for u in people:
+        b0, b1 = before[u], wallet.balances(market.db, user_id=u)
+        assert (b1.available, b1.held, b1.collateral) == (
+            b0.available + delta[u, "available"],
+            b0.held,
+            b0.collateral + delta[u, "collateral"],
+        ), f"user {u}"
+    assert fees(market) - fees_before == fee_total
+
+    # --- the ledger, checked the way an operator does
+    check = subprocess.run(
+        [*NMRX, "ledger", "check"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    failures = [line for line in log.read_text().splitlines() if "failed" in line]
+    assert not failures, "\n".join(failures)
+
+    outcomes = Counter(
+        (p.role, p.kind + (" over-staked" if p.collateral_to_seller else ""), " → ".join(p.path))
+        for p in plan.values()
+    )
+    print(
+        f"\ncrash test ({market.settings.effective_database_url.split(':')[0]}): "
+        f"{len(plan)} fills settled, settler killed {settler.kills} times: "
+        f"{settler.random_kills} at random {DELAY[0]}-{DELAY[1]} s after its first write "
+        f"({settler.mid_work} of them with the phase's work unfinished; first write "
+        f"{min(settler.boots):.1f}-{max(settler.boots):.1f} s after start), the others once "
+        f"idle or at a phase's end; set-up {set_up:.1f} s, total {time.monotonic() - started:.1f} s"
+    )
+    for (role, kind, state), n in sorted(outcomes.items()):
+        print(f"  {n:3} × {role:6} {kind:21} {state}")
