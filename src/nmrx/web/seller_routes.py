@@ -190,5 +190,17 @@ def collateral_move(
 
 @router.get("/sellers/{username}", response_class=HTMLResponse)
 def seller_page(request: Request, username: str) -> Response:
-    name, since, models = ownership.seller_page(container(request), username=username)
-    return render(request, "seller.html", seller=name, since=since, models=models)
+    from nmrx.services import reviews, standing
+
+    c = container(request)
+    name, since, models = ownership.seller_page(c, username=username)
+    return render(
+        request,
+        "seller.html",
+        seller=name,
+        since=since,
+        models=models,
+        standing=standing.seller_standing(c, username=name),
+        reviews=reviews.of_seller(c, username=name),
+        review_back=f"/sellers/{name}",
+    )
