@@ -96,14 +96,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(work: Path, port: int) -> None:
+def make_app():  # type: ignore[no-untyped-def]
+    """The application of the work directory in ``NMRX_BENCH_DIR`` (uvicorn's factory)."""
+    from nmrx.app import create_app
+
+    return create_app(bootstrap(settings(Path(os.environ["NMRX_BENCH_DIR"])), migrate=False))
+
+
+def serve(work: Path, port: int, workers: int) -> None:
     """The child process: the application under uvicorn."""
     import uvicorn
 
-    from nmrx.app import create_app
-
-    app = create_app(bootstrap(settings(work), migrate=False))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    os.environ["NMRX_BENCH_DIR"] = str(work)
+    sys.path.insert(0, str(Path(__file__).parent))
+    uvicorn.run(
+        "http_orders:make_app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 async def client(
@@ -155,11 +169,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--orders-per-client", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.workers)
         return
     work = Path(tempfile.mkdtemp(prefix="nmrx-http-bench-"))
     port = free_port()
@@ -169,7 +184,17 @@ def main() -> None:
         plan = setup(work, args.clients)
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(work), "--port", str(port)], env=env
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                str(work),
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
         )
         for _ in range(200):
             try:
@@ -183,7 +208,8 @@ def main() -> None:
         total = len(statuses)
         ok = statuses.count(201)
         print(
-            f"{total} HTTP placements from {args.clients} concurrent clients (uvicorn, 1 worker, SQLite)"
+            f"{total} HTTP placements from {args.clients} concurrent clients "
+            f"(uvicorn, {args.workers} worker process(es), SQLite)"
         )
         print(f"throughput: {total / elapsed:,.0f} placements/s over {elapsed:.1f} s")
         print(

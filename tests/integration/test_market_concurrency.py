@@ -86,9 +86,9 @@ def test_concurrent_crossing_orders_never_double_fill_or_cross(
     with container.db.transaction() as s:
         all_orders = {o.id: o for o in s.scalars(select(MarketOrder))}
         fills = list(s.scalars(select(Fill)))
-        instrument = MarketSql(s).instrument(book, lock=False)
+        instrument = MarketSql.of(s).instrument(book, lock=False)
         assert instrument is not None
-        rebuilt = MarketSql(s).build_book(instrument)
+        rebuilt = MarketSql.of(s).build_book(instrument)
     assert len(all_orders) == (BUYERS + SELLER_THREADS) * ORDERS_PER_THREAD
     assert fills, "the orders were meant to cross"
     traded = Counter[int]()

@@ -23,7 +23,7 @@ def _story(c: Container, user_id: int, via_sql: bool) -> None:
     p = f"u{user_id}"
     with c.db.transaction() as s:
         if via_sql:
-            sql = MarketSql(s)
+            sql = MarketSql.of(s)
             sql.place_hold(
                 hold_id=f"{p}h1", user_id=user_id, amount=nmr(10), purpose="bid", now=now
             )
@@ -135,20 +135,20 @@ def test_plain_sql_holds_leave_the_same_rows_as_the_ledger_adapter(container: Co
 def test_plain_sql_holds_refuse_what_the_ledger_refuses(container: Container) -> None:
     user = make_user(container, funds=nmr(1))
     with pytest.raises(InsufficientFunds), container.db.transaction() as s:
-        MarketSql(s).place_hold(
+        MarketSql.of(s).place_hold(
             hold_id="big", user_id=user.id, amount=nmr(2), purpose="bid", now=utcnow()
         )
     with container.db.transaction() as s:
-        MarketSql(s).place_hold(
+        MarketSql.of(s).place_hold(
             hold_id="h", user_id=user.id, amount=nmr(1), purpose="bid", now=utcnow()
         )
     with pytest.raises(LedgerError, match="only"), container.db.transaction() as s:
-        MarketSql(s).post_hold(
+        MarketSql.of(s).post_hold(
             hold_id="h", transfer_id="t", amount=nmr(2), credit=ESCROW, code="x", now=utcnow()
         )
     with pytest.raises(LedgerError, match="no such hold"), container.db.transaction() as s:
-        MarketSql(s).void_hold(hold_id="nope", now=utcnow())
+        MarketSql.of(s).void_hold(hold_id="nope", now=utcnow())
     with container.db.transaction() as s:
-        MarketSql(s).void_hold(hold_id="h", now=utcnow())
+        MarketSql.of(s).void_hold(hold_id="h", now=utcnow())
     with container.db.transaction() as s:
         assert ledger_db.balances(s, user.id)[AccountKind.AVAILABLE] == nmr(1)

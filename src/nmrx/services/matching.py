@@ -26,7 +26,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from nmrx.adapters.db import market as market_db
-from nmrx.adapters.db.market_sql import FillRow, InstrumentRow, MarketSql, OrderRow
+from nmrx.adapters.db.market_sql import (
+    FillRow,
+    InstrumentRow,
+    MarketSql,
+    OrderRow,
+    raw_transaction,
+)
 from nmrx.adapters.db.tables import utcnow
 from nmrx.domain.collateral import seller_requirement
 from nmrx.domain.ledger import (
@@ -83,13 +89,16 @@ REJECTIONS = {
 class MarketTransaction:
     """One transaction over one or more books (each locked on first use)."""
 
-    def __init__(self, c: Container | None, session: Session) -> None:
-        """``c`` may be ``None`` inside another service's transaction (e.g. an ownership
-        move cancelling asks): books are then rebuilt from the database, never cached."""
+    def __init__(
+        self, c: Container | None, session: Session | None, sql: MarketSql | None = None
+    ) -> None:
+        """On an ORM ``session``'s transaction, or on a plain ``sql`` one (the hot paths).
+        ``c`` may be ``None`` inside another service's transaction (e.g. an ownership move
+        cancelling asks): books are then rebuilt from the database, never cached."""
         self._c = c
-        self.session = session
+        self._session = session
         self.cache = market_db.book_cache(c.db) if c is not None else market_db.BookCache()
-        self._sql: MarketSql | None = None
+        self._sql = sql
         self._books: dict[int, tuple[InstrumentRow, OrderBook]] = {}
         self._instruments: dict[int, InstrumentRow] = {}
 
@@ -99,11 +108,16 @@ class MarketTransaction:
         return self._c
 
     @property
+    def session(self) -> Session:
+        assert self._session is not None, "this market transaction has no ORM session"
+        return self._session
+
+    @property
     def sql(self) -> MarketSql:
         if self._sql is None:
-            self._sql = MarketSql(self.session)
-        else:
-            self.session.flush()  # ORM rows added meanwhile (e.g. a standing order) go first
+            self._sql = MarketSql.of(self.session)
+        elif self._session is not None:
+            self._session.flush()  # ORM rows added meanwhile (e.g. a standing order) go first
         return self._sql
 
     def instrument(self, instrument_id: int) -> InstrumentRow:
@@ -138,10 +152,17 @@ class MarketTransaction:
 
 
 @contextmanager
-def market_transaction(c: Container) -> Iterator[MarketTransaction]:
-    with c.db.transaction() as session:
-        mt = MarketTransaction(c, session)
-        yield mt
+def market_transaction(c: Container, *, plain: bool = False) -> Iterator[MarketTransaction]:
+    """One unit of work: an ORM session's transaction, or with ``plain`` a session-less
+    one (placing and cancelling orders need no ORM and gain ~20 % without it)."""
+    if plain:
+        with raw_transaction(c.db.engine) as sql:
+            mt = MarketTransaction(c, None, sql)
+            yield mt
+    else:
+        with c.db.transaction() as session:
+            mt = MarketTransaction(c, session)
+            yield mt
     mt.checkin()
 
 
@@ -153,7 +174,7 @@ def _retryable(exc: DBAPIError) -> bool:
     return unique or code in {"40P01", "40001", "23505"}
 
 
-def run(c: Container, work: Callable[[MarketTransaction], T]) -> T:
+def run(c: Container, work: Callable[[MarketTransaction], T], *, plain: bool = False) -> T:
     """Run ``work`` in a market transaction; retry it on a deadlock or a unique race.
 
     ``work`` must be safe to re-run from scratch (it is: every write is in the rolled
@@ -161,7 +182,7 @@ def run(c: Container, work: Callable[[MarketTransaction], T]) -> T:
     """
     for attempt in range(RETRIES):
         try:
-            with market_transaction(c) as mt:
+            with market_transaction(c, plain=plain) as mt:
                 return work(mt)
         except Exception as exc:  # the driver's own errors come through raw SQL too
             wrapped = exc if isinstance(exc, DBAPIError) else _wrap(exc)

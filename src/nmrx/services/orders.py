@@ -134,6 +134,10 @@ def stored_view(session: Session, o: MarketOrder | OrderRow) -> OrderView:
     return order_view(o, _fills_of(session, o.id))
 
 
+def plain_view(mt: MarketTransaction, o: OrderRow) -> OrderView:
+    return order_view(o, [fill_view(f) for f in mt.sql.fills_of(o.id)])
+
+
 def _by_client_id(session: Session, user_id: int, client_order_id: str) -> MarketOrder | None:
     return session.scalars(
         select(MarketOrder).where(
@@ -169,7 +173,7 @@ def place_in(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Placeme
     if previous is not None:
         stored = mt.sql.order(previous)
         assert stored is not None
-        return Placement(stored_view(mt.session, stored), duplicate=True)
+        return Placement(plain_view(mt, stored), duplicate=True)
     prepared = prepare(mt, req, now)
     outcome = execute(mt, req, prepared, now)
     fills = [fill_view(f) for f in outcome.fills]
@@ -204,7 +208,7 @@ def place_order(
         slot_model_id=slot_model_id,
     )
     moment = now_or_default(c, now)
-    return run(c, lambda mt: place_in(mt, req, moment))
+    return run(c, lambda mt: place_in(mt, req, moment), plain=True)
 
 
 def buy_now(
@@ -257,7 +261,7 @@ def _at_best(
         slot_model_id=slot_model_id,
     )
     moment = now_or_default(c, now)
-    return run(c, lambda mt: place_in(mt, req, moment))
+    return run(c, lambda mt: place_in(mt, req, moment), plain=True)
 
 
 def cancel_order(
@@ -273,9 +277,9 @@ def cancel_order(
             raise NotFound(f"you have no order {order_id}")
         if order.state == OrderState.OPEN:
             order = cancel_in(mt, order_id, CancelReason.USER, moment) or order
-        return stored_view(mt.session, order)
+        return plain_view(mt, order)
 
-    return run(c, work)
+    return run(c, work, plain=True)
 
 
 def get_order(c: Container, *, user_id: int, order_id: int) -> OrderView:

@@ -20,11 +20,13 @@ SQL is written with ``:name`` parameters (sqlite3's style) and rewritten to
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from nmrx.domain.ledger import (
@@ -107,6 +109,18 @@ class FillRow:
 
 
 FILL_COLUMNS = [f.name for f in fields(FillRow)]
+
+
+def _insert(table: str, columns: list[str]) -> str:
+    names = [c for c in columns if c != "id"]
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) "
+        f"VALUES ({', '.join(':' + c for c in names)}) RETURNING id"
+    )
+
+
+_INSERT_ORDER = _insert("orders", ORDER_COLUMNS)
+_INSERT_FILL = _insert("fills", FILL_COLUMNS)
 _FINAL = ", ".join(f"'{s}'" for s in sorted(FINAL_FILL_STATES))
 
 
@@ -125,13 +139,21 @@ class MarketSql:
     _converted: dict[str, str] = {}
     _account_ids: dict[str, int] = {}  # account key → id: rows are never re-keyed
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, driver_connection: Any, *, pg: bool) -> None:
+        self.pg = pg
+        self.cursor = driver_connection.cursor()
+        self.lock = " FOR UPDATE" if pg else ""
+        self._last_time: tuple[object, object] = (None, None)
+
+    @classmethod
+    def of(cls, session: Session) -> MarketSql:
+        """On the connection of an ORM session's transaction."""
         session.flush()  # ORM rows added earlier in the transaction go first
         connection = session.connection()
-        self.pg = connection.dialect.name == "postgresql"
-        self.cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        self.lock = " FOR UPDATE" if self.pg else ""
-        self._last_time: tuple[object, object] = (None, None)
+        return cls(
+            connection.connection.driver_connection,
+            pg=connection.dialect.name == "postgresql",
+        )
 
     # ------------------------------------------------------------------ plumbing
 
@@ -222,17 +244,12 @@ class MarketSql:
         return None if row is None else row[0]
 
     def insert_order(self, values: dict[str, Any]) -> OrderRow:
-        columns = [c for c in ORDER_COLUMNS if c != "id"]
-        params = {c: values.get(c) for c in columns}
+        params = dict(values)
         for c in ("created_at", "updated_at"):
             params[c] = self.time(values[c])
-        row = self.one(
-            f"INSERT INTO orders ({', '.join(columns)}) "
-            f"VALUES ({', '.join(':' + c for c in columns)}) RETURNING id",
-            params,
-        )
+        row = self.one(_INSERT_ORDER, params)
         assert row is not None
-        return OrderRow(id=row[0], **{c: values.get(c) for c in columns})
+        return OrderRow(row[0], **values)
 
     def order(self, order_id: int) -> OrderRow | None:
         row = self.one(
@@ -269,17 +286,23 @@ class MarketSql:
         )
 
     def insert_fill(self, values: dict[str, Any]) -> FillRow:
-        columns = [c for c in FILL_COLUMNS if c != "id"]
-        params = {c: values[c] for c in columns}
+        params = dict(values)
         for c in ("created_at", "updated_at"):
             params[c] = self.time(values[c])
-        row = self.one(
-            f"INSERT INTO fills ({', '.join(columns)}) "
-            f"VALUES ({', '.join(':' + c for c in columns)}) RETURNING id",
-            params,
-        )
+        row = self.one(_INSERT_FILL, params)
         assert row is not None
-        return FillRow(id=row[0], **{c: values[c] for c in columns})
+        return FillRow(row[0], **values)
+
+    def fills_of(self, order_id: int) -> list[FillRow]:
+        rows = self.all(
+            f"SELECT {', '.join(FILL_COLUMNS)} FROM fills "
+            "WHERE buy_order_id = :o OR sell_order_id = :o ORDER BY id",
+            {"o": order_id},
+        )
+        fills = [FillRow(*r) for r in rows]
+        for f in fills:
+            f.created_at, f.updated_at = self.read_time(f.created_at), self.read_time(f.updated_at)
+        return fills
 
     # ------------------------------------------------------------------ rules' inputs
 
@@ -449,6 +472,27 @@ class MarketSql:
             "UPDATE ledger_holds SET remaining = 0, state = :s, updated_at = :t WHERE id = :id",
             {"s": new_state, "t": self.time(now), "id": hold_id},
         )
+
+
+@contextmanager
+def raw_transaction(engine: Engine) -> Iterator[MarketSql]:
+    """A transaction straight on a pooled DBAPI connection, without an ORM session (the
+    session's own begin/commit machinery costs about as much as a whole placement's SQL).
+    SQLite: ``BEGIN IMMEDIATE`` as :mod:`nmrx.adapters.db.engine` does; commits or rolls
+    back like ``Database.transaction``."""
+    pooled = engine.raw_connection()
+    driver = pooled.driver_connection
+    pg = engine.dialect.name == "postgresql"
+    try:
+        if not pg:
+            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        yield MarketSql(driver, pg=pg)
+        driver.commit()  # type: ignore[union-attr]
+    except BaseException:
+        driver.rollback()  # type: ignore[union-attr]
+        raise
+    finally:
+        pooled.close()
 
 
 __all__ = ["MarketSql", "InstrumentRow", "OrderRow", "FillRow", "SlotRow", "InsufficientFunds"]
