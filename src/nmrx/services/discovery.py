@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from nmrx.adapters.db.reputation_tables import MarketListing
 from nmrx.domain.reputation import change_bp
@@ -161,7 +161,7 @@ def list_markets(
         raise InvalidInput("mode must be 'file' or 'stake'")
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
-    conditions = [MarketListing.owner_user_id.is_not(None)]
+    conditions: list[ColumnElement[bool]] = [MarketListing.owner_user_id.is_not(None)]
     if q and q.strip():
         conditions.append(MarketListing.search.like(_like(q.strip()), escape="\\"))
     if tournament is not None:
@@ -196,7 +196,10 @@ def trending(
     """Markets by notional traded in the recent window, most first (then price change)."""
     if not 1 <= limit <= MAX_PER_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PER_PAGE}")
-    conditions = [MarketListing.owner_user_id.is_not(None), MarketListing.recent_notional > 0]
+    conditions: list[ColumnElement[bool]] = [
+        MarketListing.owner_user_id.is_not(None),
+        MarketListing.recent_notional > 0,
+    ]
     if tournament is not None:
         conditions.append(MarketListing.tournament == tournament)
     if mode is not None:

@@ -317,7 +317,7 @@ def _rebuild_listings(
     connection = session.connection()
     connection.execute(delete(MarketListing).where(MarketListing.model_id.between(*ids)))
     if rows:
-        connection.execute(insert(MarketListing.__table__), rows)
+        connection.execute(insert(MarketListing), rows)
     return len(rows)
 
 

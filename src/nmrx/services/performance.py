@@ -161,14 +161,14 @@ def sync_model(c: Container, *, model_id: int) -> SyncResult:
         }
         for record in records:
             values = _round_values(record)
-            row = stored.get(record.round_number)
-            if row is None:
-                row = ModelRoundScore(model_id=model_id, round_number=record.round_number)
-                session.add(row)
-                stored[record.round_number] = row
+            scored = stored.get(record.round_number)
+            if scored is None:
+                scored = ModelRoundScore(model_id=model_id, round_number=record.round_number)
+                session.add(scored)
+                stored[record.round_number] = scored
             for key, value in values.items():
-                setattr(row, key, value)
-            row.synced_at = utcnow()
+                setattr(scored, key, value)
+            scored.synced_at = utcnow()
         corr_by_round = {n: r.corr for n, r in stored.items()}
         headline = summaries(corr_by_round, (20,))[20]
         perf = _performance_row(session, model_id)
