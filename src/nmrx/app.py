@@ -17,7 +17,7 @@ from nmrx.api import reputation as reputation_api
 from nmrx.bootstrap import Container
 from nmrx.domain.money import InvalidAmount
 from nmrx.services.errors import ServiceError, Unauthorized
-from nmrx.web import buyer_routes, seller_routes
+from nmrx.web import buyer_routes, market_routes, seller_routes
 from nmrx.web import discovery_routes as discovery_web
 from nmrx.web import routes as web
 from nmrx.worker.app import Worker
@@ -62,6 +62,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(seller_routes.router)
     app.include_router(buyer_routes.router)
     app.include_router(discovery_web.router)
+    app.include_router(market_routes.router)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:

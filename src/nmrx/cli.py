@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -55,7 +56,9 @@ def _spawn_worker(settings: Settings):  # type: ignore[no-untyped-def]
         "NMRX_NUMERAI_API_URL": settings.numerai_api_url,
         "NMRX_CLOCK": settings.clock,
     }
-    return subprocess.Popen([sys.executable, "-m", "nmrx.cli", "worker"], env=env, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "nmrx.cli", "worker"], env=env, stdout=subprocess.DEVNULL
+    )
 
 
 @app.command()
@@ -71,11 +74,14 @@ def demo(
     data_dir: Path = Path("data/demo"),
     emulator_port: int = 0,
     emulator_seed: int = 42,
+    history_rounds: int = typer.Option(32, help="rounds of score history per model"),
 ) -> None:
     """Start a fresh demo marketplace: new SQLite database, the bundled Numerai emulator,
     demo users with test NMR, verified models and seller collateral."""
+    from nmrx.adapters.emulator_admin import EmulatorAdmin
     from nmrx.bootstrap import bootstrap
-    from nmrx.demo import EmulatorProcess, seed
+    from nmrx.demo import EmulatorProcess
+    from nmrx.demo_market import seed
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -90,8 +96,18 @@ def demo(
             clock="emulator",
         )
         container = bootstrap(settings)
-        logins = seed(container, emulator.state())
-        container.close()
+        console.print("Seeding the demo market (sellers, models, ladders, a settled round)…")
+        logins, history = seed(
+            container,
+            EmulatorAdmin(emulator.url, settings.emulator_admin_token),
+            history_rounds=history_rounds,
+        )
+        console.print(
+            f"Score history ({history_rounds} rounds per model) is being generated in the background."
+        )
+        (data_dir / "demo.json").write_text(
+            json.dumps({"emulator_url": emulator.url, "url": f"http://{host}:{port}"})
+        )
         console.rule("[bold green]NMRX demo")
         console.print(f"Open [bold]http://{host}:{port}[/bold] — demo mode, test NMR only.")
         console.print(f"Numerai emulator: {emulator.url} (admin token emulator-admin)")
@@ -138,6 +154,35 @@ def settle(loop: bool = False, interval: float = 1.0) -> None:
         if not loop:
             break
         time.sleep(interval)
+
+
+@app.command("demo-clock")
+def demo_clock(
+    to: str = typer.Argument(..., help="next_open, next_close or days"),
+    days: float = typer.Option(1.0, help="with `days`: how many"),
+    data_dir: Path = Path("data/demo"),
+) -> None:
+    """Demo control: move the running demo's Numerai clock and run deliveries and settlement."""
+    from nmrx.bootstrap import bootstrap
+    from nmrx.services import demo_clock as clock
+    from nmrx.services.errors import ServiceError
+
+    state_file = data_dir / "demo.json"
+    if not state_file.exists():
+        err.print(f"no running demo found ({state_file} is missing): start one with `nmrx demo`")
+        raise typer.Exit(2)
+    emulator_url = json.loads(state_file.read_text())["emulator_url"]
+    settings = _settings(
+        demo=True, data_dir=data_dir, numerai_api_url=emulator_url, clock="emulator"
+    )
+    try:
+        report = clock.advance(bootstrap(settings), to=to, days=days)
+    except ServiceError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Numerai time {report.now} · round {report.round_number} {report.round_status}")
+    for duty, result in report.duties.items():
+        console.print(f"  {duty}: {result}")
 
 
 @db_app.command("upgrade")

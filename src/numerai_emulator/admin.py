@@ -174,6 +174,10 @@ def admin_routes(world: World, admin_token: str) -> list[Route]:
     def set_at_risk(body: dict, p: dict) -> dict:
         return model_info(world, world.set_at_risk(p["model"], int(body["round"]), body["at_risk"]))
 
+    def backfill(body: dict, p: dict) -> dict:
+        made = world.backfill(p["model"], int(body.get("rounds", 30)), skill=float(body.get("skill", 0.05)))
+        return {"model": p["model"], "submissions": made}
+
     def set_faults(body: dict, _p: dict) -> dict:
         keys = ("error_rate", "error_mode", "latency_ms", "fail_next", "fail_mode")
         return world.faults.configure(**{k: body[k] for k in keys if k in body})
@@ -205,6 +209,7 @@ def admin_routes(world: World, admin_token: str) -> list[Route]:
         Route("/models/{model}/bio", handler(set_bio), methods=["POST"]),
         Route("/models/{model}/stake", handler(set_stake), methods=["POST"]),
         Route("/models/{model}/at-risk", handler(set_at_risk), methods=["POST"]),
+        Route("/models/{model}/backfill", handler(backfill), methods=["POST"]),
         Route("/faults", handler(lambda b, p: world.faults.to_dict()), methods=["GET"]),
         Route("/faults", handler(set_faults), methods=["POST"]),
         Route("/faults", handler(clear_faults), methods=["DELETE"]),

@@ -48,6 +48,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             str(port),
             "--data-dir",
             str(data / "d"),
+            "--history-rounds",
+            "3",
         ],
         env=env,
         stdout=log,
@@ -56,7 +58,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     proc.log_path = Path(log.name)  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240
     while True:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

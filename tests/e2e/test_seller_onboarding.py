@@ -77,5 +77,5 @@ def test_demo_seller_models_are_verified_by_key_and_the_key_secret_is_never_show
     expect(page.get_by_role("cell", name="alice_m1, alice_m2, alice_sig")).to_be_visible()
     assert "$" not in page.locator("table").inner_text()
     page.get_by_role("link", name="Sell").click()
-    expect(page.get_by_role("cell", name="alice_sig", exact=True)).to_be_visible()
-    expect(page.locator("#collateral-locked")).to_have_text("50.00 NMR")
+    expect(page.get_by_role("link", name="alice_sig", exact=True)).to_be_visible()
+    expect(page.locator("#collateral-locked")).to_have_text("60.00 NMR")

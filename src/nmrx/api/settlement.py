@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from nmrx.api.deps import container, require
 from nmrx.api.money import Money
 from nmrx.domain.accounts import Scope
-from nmrx.services import settlement
+from nmrx.services import notifications, settlement
 from nmrx.services.accounts import Principal
 from nmrx.services.errors import InvalidInput
 
@@ -67,3 +67,23 @@ def fill_timeline(
     return TimelineOut(
         fill_id=fill.id, state=fill.state, steps=[StepOut(**s.__dict__) for s in steps]
     )
+
+
+class NotificationOut(BaseModel):
+    kind: str
+    title: str
+    body: str
+    at: datetime
+    deadline: datetime | None
+    link: str | None
+
+
+@router.get("/notifications", response_model=list[NotificationOut], tags=["notifications"])
+def my_notifications(
+    request: Request, who: Principal = Depends(require(Scope.READ))
+) -> list[NotificationOut]:
+    """What needs doing before which deadline (first), then what happened, newest first."""
+    return [
+        NotificationOut(**n.__dict__)
+        for n in notifications.for_user(container(request), user_id=who.user_id)
+    ]

@@ -174,3 +174,26 @@ def withdraw(
         container(request).db, user_id=who.user_id, amount=body.units(), request_id=idempotency_key
     )
     return _wallet_out(balances)
+
+
+class DemoClockIn(BaseModel):
+    to: str = Field(description="next_open, next_close or days")
+    days: float = 1
+
+
+class DemoClockOut(BaseModel):
+    now: str
+    round_number: int | None
+    round_status: str | None
+    duties: dict[str, str]
+
+
+@router.post("/demo/clock", response_model=DemoClockOut, tags=["demo"])
+def demo_clock(
+    body: DemoClockIn, request: Request, who: Principal = Depends(principal)
+) -> DemoClockOut:
+    """Demo mode only: advance the Numerai emulator's clock and run the worker's duties now."""
+    from nmrx.services import demo_clock as clock
+
+    report = clock.advance(container(request), to=body.to, days=body.days)
+    return DemoClockOut(**report.__dict__)

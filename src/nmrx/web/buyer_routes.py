@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from nmrx.api.deps import container
-from nmrx.services import delivery, downloads, settlement
+from nmrx.services import delivery, downloads, notifications, orders, settlement, wallet
 from nmrx.services.errors import ServiceError
 from nmrx.web.routes import render, to_login
 from nmrx.web.session import current_user_id, flash
@@ -55,9 +55,19 @@ def portfolio(request: Request) -> Response:
     user_id = current_user_id(request)
     if user_id is None:
         return to_login(request)
-    fills = settlement.fills_of_user(container(request), user_id=user_id, role="buyer")
+    c = container(request)
+    fills = settlement.fills_of_user(c, user_id=user_id, role="buyer")
     intro = "Your purchases and where each stands: delivery, consistency check, settlement."
-    return render(request, "fills.html", title="Portfolio", intro=intro, fills=fills)
+    open_orders = orders.list_orders(c, user_id=user_id, state="open", limit=200)
+    return render(
+        request,
+        "fills.html",
+        title="Portfolio",
+        intro=intro,
+        fills=fills,
+        open_orders=open_orders,
+        balances=wallet.balances(c.db, user_id=user_id),
+    )
 
 
 @router.get("/sales", response_class=HTMLResponse)
@@ -79,3 +89,15 @@ def fill_page(request: Request, fill_id: int) -> Response:
         return to_login(request)
     fill, steps = settlement.timeline(container(request), user_id=user_id, fill_id=fill_id)
     return render(request, "fill.html", fill=fill, steps=steps)
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+def notifications_page(request: Request) -> Response:
+    user_id = current_user_id(request)
+    if user_id is None:
+        return to_login(request)
+    return render(
+        request,
+        "notifications.html",
+        notes=notifications.for_user(container(request), user_id=user_id),
+    )

@@ -54,7 +54,13 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    return render(request, "home.html")
+    from nmrx.services import market_data
+
+    nearest: dict[tuple[int, str], object] = {}
+    for i in market_data.list_instruments(container(request)):
+        nearest.setdefault((i.model_id, i.mode), i)  # ordered by round: the nearest book
+    tiles = sorted(nearest.values(), key=lambda i: (i.best_ask is None, i.model_name, i.mode))  # type: ignore[attr-defined]
+    return render(request, "home.html", tiles=tiles[:60])
 
 
 @router.get("/register", response_class=HTMLResponse)
@@ -196,3 +202,39 @@ def tokens_revoke(request: Request, token_id: int) -> Response:
     except ServiceError as exc:
         flash(request, exc.message, "error")
     return RedirectResponse("/tokens", status_code=303)
+
+
+@router.get("/demo", response_class=HTMLResponse)
+def demo_page(request: Request) -> Response:
+    c = container(request)
+    if not c.settings.demo:
+        return render(
+            request,
+            "error.html",
+            status_code=404,
+            error="the demo control exists only in demo mode",
+        )
+    from nmrx.services import demo_clock
+
+    return render(request, "demo.html", clock=demo_clock.status(c))
+
+
+@router.post("/demo/clock", dependencies=[Depends(csrf_protect)])
+def demo_clock_move(request: Request, to: str = Form(...), days: str = Form("1")) -> Response:
+    from nmrx.services import demo_clock
+
+    if current_user_id(request) is None:
+        return to_login(request)
+    try:
+        report = demo_clock.advance(container(request), to=to, days=float(days or 1))
+        flash(
+            request,
+            f"Clock moved: {demo_clock.MOVES[to]}. Now {report.now[:16].replace('T', ' ')} UTC, round {report.round_number} {str(report.round_status).lower()}. Deliveries and settlements ran.",
+            "success",
+        )
+    except (ServiceError, ValueError) as exc:
+        flash(request, getattr(exc, "message", str(exc)), "error")
+    back = request.headers.get("referer", "/demo")
+    return RedirectResponse(
+        back if back.startswith(str(request.base_url)) else "/demo", status_code=303
+    )
