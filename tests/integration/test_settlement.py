@@ -343,11 +343,40 @@ def test_the_api_shows_purchases_sales_and_timelines_to_their_parties_only(
     as_seller = bearer(make_token(market, r.seller.user))
     purchases = client.get("/api/v1/fills?role=buyer", headers=as_buyer).json()
     assert [(p["id"], p["state"], p["role"]) for p in purchases] == [(fill_id, "refunded", "buyer")]
-    assert "did not upload" in purchases[0]["explanation"] and "penalty" in purchases[0]["explanation"]
+    assert (
+        "did not upload" in purchases[0]["explanation"] and "penalty" in purchases[0]["explanation"]
+    )
     assert client.get("/api/v1/fills?role=seller", headers=as_buyer).json() == []
-    assert [s["id"] for s in client.get("/api/v1/fills?role=seller", headers=as_seller).json()] == [fill_id]
+    assert [s["id"] for s in client.get("/api/v1/fills?role=seller", headers=as_seller).json()] == [
+        fill_id
+    ]
     steps = client.get(f"/api/v1/fills/{fill_id}/timeline", headers=as_seller).json()["steps"]
     assert [s["state"] for s in steps] == ["pending_delivery", "refunded"]
     stranger = bearer(make_token(market, trader(market, emulator).user))
     assert client.get(f"/api/v1/fills/{fill_id}/timeline", headers=stranger).status_code == 404
     assert client.get("/api/v1/fills?role=admin", headers=as_buyer).status_code == 422
+
+
+def test_two_protected_fills_on_one_slot_are_both_protected(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    """The last delivery is selected for the slot: it counts as ours for every fill of it."""
+    r = Round(market, emulator)
+    buyer = trader(market, emulator, funds=BUYER_FUNDS)
+    stake = r.market_of("stake")
+    r.seller.place(stake, "ask", 5, "0.05")
+    r.seller.place(stake, "ask", 5, "0.06")
+    buyer.place(stake, "bid", 10, "0.06", slot_model_id=buyer.model(0))
+    fill_ids = [f.id for f in fills_of(market, stake)]
+    assert len(fill_ids) == 2
+    r.upload(seed=1, own=False)
+    other = predictions(emulator, r.number, seed=98)
+    market.numerai.upload(
+        r.seller.numerai.key,
+        model_id=r.seller.numerai.model_id(r.seller.numerai.classic[0]),
+        tournament="classic",
+        content=other,
+        filename="b.csv",
+    )
+    r.close_and_score()
+    assert [state(market, i) for i in fill_ids] == ["refunded", "refunded"]

@@ -96,7 +96,7 @@ def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) ->
         if slot_perf is not None:
             mine = slot_perf.get(r)
             facts["ours_selected"] = bool(
-                mine and submission and mine.submission_id == submission.numerai_submission_id
+                mine and mine.submission_id in _platform_submissions(session, fill, instrument)
             )
             first = mine.first_score("corr") if mine else None
             facts["slot_score"] = first.value if first else None
@@ -110,6 +110,35 @@ def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) ->
             first = theirs.first_score("corr") if theirs else None
             facts["seller_score"] = first.value if first else None
     return Facts(**facts)  # type: ignore[arg-type]
+
+
+def _platform_submissions(session, fill: Fill, instrument: Instrument) -> set[str]:  # type: ignore[no-untyped-def]
+    """Every submission the platform made to this buyer's slot for the round: when a buyer
+    has several protected fills on one slot, the last delivery is selected for all of them."""
+    rows = session.scalars(
+        select(Delivery.numerai_submission_id)
+        .join(Fill, Delivery.fill_id == Fill.id)
+        .join(Instrument, Fill.instrument_id == Instrument.id)
+        .where(
+            Fill.buyer_user_id == fill.buyer_user_id,
+            Fill.slot_model_id == fill.slot_model_id,
+            Instrument.round_number == instrument.round_number,
+            Delivery.kind == "submission",
+            Delivery.numerai_submission_id.is_not(None),
+        )
+    )
+    return set(rows)
+
+
+def _buyer_bonds(session, user_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Collateral the user locked as a Stake Mode buyer in unsettled fills: it backs their
+    own purchases, so a penalty against them as a seller cannot take it."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Fill.buyer_collateral), 0)).where(
+            Fill.buyer_user_id == user_id, Fill.state.not_in([s.value for s in FINAL])
+        )
+    )
+    return int(total or 0)
 
 
 def _allowance(session, fill: Fill, instrument: Instrument) -> int:  # type: ignore[no-untyped-def]
@@ -152,7 +181,7 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
         if move.target in FINAL:
             seller_collateral = ledger_db.balances(session, fill.seller_user_id).get(
                 AccountKind.COLLATERAL, 0
-            )
+            ) - _buyer_bonds(session, fill.seller_user_id)
             terms = Terms(
                 notional=fill.notional,
                 fee_rate_bp=fill.fee_rate_bp,
