@@ -1,6 +1,6 @@
 """HTTP order placements: throughput and latency with 32 concurrent clients on loopback.
 
-    .venv/bin/python bench/http_orders.py [--clients 32] [--orders-per-client 100]
+    .venv/bin/python bench/http_orders.py [--clients 32] [--orders-per-client 100] [--rate 0]
 
 Starts the real application under uvicorn in a child process (one worker, SQLite in a
 temporary directory), then 32 clients (asyncio, one keep-alive HTTP connection each)
@@ -8,8 +8,14 @@ send ``POST /api/v1/orders`` as fast as the server answers: 4 sellers asking on 
 own models' books and 28 buyers bidding on all four, prices around a mid so that about
 a third of the orders trade. Every order is durable (committed) before its response.
 
-Prints placements/s over the whole run and the p50 / p90 / p99 / max latency seen by
-the clients, then checks every answer was 201 and the ledger is sound.
+Flat out (the default), each client sends its next order as soon as the last one is
+answered: the server is saturated and, by Little's law, the mean latency is about
+clients / throughput. With ``--rate R`` the clients are paced to R requests/s in total,
+which shows the latency of a server that is busy but not saturated.
+
+Prints placements/s and the p50 / p90 / p99 / max latency seen by the clients (after
+each client's connection is open), then checks every answer was 201 and the ledger is
+sound.
 """
 
 from __future__ import annotations
@@ -121,43 +127,65 @@ def serve(work: Path, port: int, workers: int) -> None:
 
 
 async def client(
-    url: str, token: str, side: str, books: list[int], n: int, seed: int, latencies: list[float]
+    http: httpx.AsyncClient,
+    side: str,
+    books: list[int],
+    n: int,
+    seed: int,
+    latencies: list[float],
+    go: asyncio.Event,
+    interval: float,
 ) -> list[int]:
     rng = random.Random(seed)
     statuses = []
-    async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as http:
-        for i in range(n):
-            price = (
-                nmr(1) + rng.randint(-10, 10) * 100 * TICK + (300 if side == "ask" else -300) * TICK
-            )
-            body = {
-                "instrument_id": rng.choice(books),
-                "side": side,
-                "quantity": rng.randint(1, 5),
-                "price": format_nmr(price),
-                "client_order_id": f"{seed}-{i}",
-            }
-            started = time.perf_counter()
-            response = await http.post("/api/v1/orders", json=body)
-            latencies.append(time.perf_counter() - started)
-            statuses.append(response.status_code)
+    await http.get("/api/v1/me")  # warm-up: the connection is open before timing starts
+    await go.wait()
+    await asyncio.sleep(rng.random() * interval)  # spread paced clients over the interval
+    due = time.perf_counter()
+    for i in range(n):
+        if interval:  # paced: one request every ``interval`` seconds (if the last one is back)
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        price = nmr(1) + rng.randint(-10, 10) * 100 * TICK + (300 if side == "ask" else -300) * TICK
+        body = {
+            "instrument_id": rng.choice(books),
+            "side": side,
+            "quantity": rng.randint(1, 5),
+            "price": format_nmr(price),
+            "client_order_id": f"{seed}-{i}",
+        }
+        started = time.perf_counter()
+        response = await http.post("/api/v1/orders", json=body)
+        latencies.append(time.perf_counter() - started)
+        statuses.append(response.status_code)
     return statuses
 
 
 async def load(
-    url: str, plan: list[tuple[str, str, list[int]]], n: int
+    url: str, plan: list[tuple[str, str, list[int]]], n: int, rate: float
 ) -> tuple[float, list[float], list[int]]:
+    """Every client gets its connection first (creating an httpx client blocks the event
+    loop for tens of ms, which would count against the first requests), then all start."""
     latencies: list[float] = []
-    started = time.perf_counter()
-    results = await asyncio.gather(
-        *(
-            client(url, token, side, books, n, i, latencies)
-            for i, (token, side, books) in enumerate(plan)
+    go = asyncio.Event()
+    https = [
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        for token, _, _ in plan
+    ]
+    tasks = [
+        asyncio.create_task(
+            client(http, side, books, n, i, latencies, go, len(plan) / rate if rate else 0.0)
         )
-    )
-    return time.perf_counter() - started, latencies, [s for r in results for s in r]
+        for i, (http, (_, side, books)) in enumerate(zip(https, plan, strict=True))
+    ]
+    await asyncio.sleep(1.0)  # the warm-up requests
+    started = time.perf_counter()
+    go.set()
+    results = await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    for http in https:
+        await http.aclose()
+    return elapsed, latencies, [s for r in results for s in r]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -170,6 +198,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--orders-per-client", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--rate", type=float, default=0, help="total requests/s (0: each client as fast as it can)"
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -204,12 +235,15 @@ def main() -> None:
                 time.sleep(0.05)
         else:
             raise SystemExit("the server did not start")
-        elapsed, latencies, statuses = asyncio.run(load(url, plan, args.orders_per_client))
+        elapsed, latencies, statuses = asyncio.run(
+            load(url, plan, args.orders_per_client, args.rate)
+        )
         total = len(statuses)
         ok = statuses.count(201)
         print(
             f"{total} HTTP placements from {args.clients} concurrent clients "
-            f"(uvicorn, {args.workers} worker process(es), SQLite)"
+            f"(uvicorn, {args.workers} worker process(es), SQLite"
+            + (f", paced at {args.rate:g} requests/s in total)" if args.rate else ", flat out)")
         )
         print(f"throughput: {total / elapsed:,.0f} placements/s over {elapsed:.1f} s")
         print(

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from nmrx.adapters.db.engine import writer_lock
 from nmrx.domain.ledger import (
     AccountKind,
     HoldState,
@@ -480,19 +481,20 @@ def raw_transaction(engine: Engine) -> Iterator[MarketSql]:
     session's own begin/commit machinery costs about as much as a whole placement's SQL).
     SQLite: ``BEGIN IMMEDIATE`` as :mod:`nmrx.adapters.db.engine` does; commits or rolls
     back like ``Database.transaction``."""
-    pooled = engine.raw_connection()
-    driver = pooled.driver_connection
-    pg = engine.dialect.name == "postgresql"
-    try:
-        if not pg:
-            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
-        yield MarketSql(driver, pg=pg)
-        driver.commit()  # type: ignore[union-attr]
-    except BaseException:
-        driver.rollback()  # type: ignore[union-attr]
-        raise
-    finally:
-        pooled.close()
+    with writer_lock(engine):
+        pooled = engine.raw_connection()
+        driver = pooled.driver_connection
+        pg = engine.dialect.name == "postgresql"
+        try:
+            if not pg:
+                driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            yield MarketSql(driver, pg=pg)
+            driver.commit()  # type: ignore[union-attr]
+        except BaseException:
+            driver.rollback()  # type: ignore[union-attr]
+            raise
+        finally:
+            pooled.close()
 
 
 __all__ = ["MarketSql", "InstrumentRow", "OrderRow", "FillRow", "SlotRow", "InsufficientFunds"]
