@@ -416,3 +416,33 @@ def test_users_cannot_see_or_touch_each_others_keys_codes_models_or_collateral(
     # the owner's things are intact
     assert len(client.get("/api/v1/numerai-keys", headers=owner).json()) == 1
     assert wallet.balances(market.db, user_id=owner_id).collateral == nmr(10)
+
+
+def test_an_ownership_move_cancels_the_previous_owners_real_asks(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    from nmrx.services import orders
+    from tests.support.market import instrument, trader
+
+    emulator.world.advance_to_next_open()
+    old = trader(market, emulator, collateral_nmr=20)
+    book = instrument(
+        market,
+        model_id=old.model(),
+        round_number=emulator.world.current_round().number,
+        mode="file",
+    )
+    ask = old.place(book, "ask", 3, "0.5").order
+    assert ask.state == "open"
+    new_owner = make_user(market)
+    from nmrx.services import numerai_keys
+
+    numerai_keys.add_key(
+        market,
+        user_id=new_owner.id,
+        public_id=old.numerai.key.public_id,
+        secret=old.numerai.key.secret,
+    )
+    assert owned(market)[old.numerai.classic[0]] == new_owner.id
+    after = orders.get_order(market, user_id=old.id, order_id=ask.id)
+    assert after.state == "cancelled" and after.remaining == 0
