@@ -43,14 +43,22 @@ class BooksReport:
 
 
 def record_round(c: Container, *, number: int, open_time: datetime, close_time: datetime) -> Round:
-    """Remember a round as Numerai reported it (the calendar's anchor)."""
-    with c.db.transaction() as session:
-        row = session.get(NumeraiRound, number)
-        if row is None:
-            row = NumeraiRound(number=number, open_time=open_time, close_time=close_time)
-            session.add(row)
-        else:
-            row.open_time, row.close_time, row.fetched_at = open_time, close_time, utcnow()
+    """Remember a round as Numerai reported it (the calendar's anchor). Two workers may
+    record the same new round at once: the loser of the insert race updates instead."""
+    for attempt in range(2):
+        try:
+            with c.db.transaction() as session:
+                row = session.get(NumeraiRound, number)
+                if row is None:
+                    session.add(
+                        NumeraiRound(number=number, open_time=open_time, close_time=close_time)
+                    )
+                else:
+                    row.open_time, row.close_time, row.fetched_at = open_time, close_time, utcnow()
+            break
+        except IntegrityError:
+            if attempt:
+                raise
     return Round(number, open_time, close_time)
 
 
