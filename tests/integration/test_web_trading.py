@@ -90,3 +90,32 @@ def test_refusals_are_shown_and_change_nothing(market: Container, emulator: Emul
     late = client.post(f"/models/{seller.model()}/order/confirm", data=hidden)
     assert "trading" in late.text.lower() and "closed" in late.text.lower()
     assert fills_of(market, book) == []
+
+
+def test_the_model_page_shows_track_record_and_offers_a_review_after_settlement(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    from nmrx.services import delivery, settlement, uploads
+    from tests.support.market import predictions
+
+    emulator.world.advance_to_next_open()
+    r = emulator.world.current_round().number
+    seller = trader(market, emulator, collateral_nmr=20)
+    buyer = trader(market, emulator)
+    book = instrument(market, model_id=seller.model(), round_number=r, mode="file")
+    seller.place(book, "ask", 2, "0.5")
+    buyer.place(book, "bid", 1, "0.5")
+    uploads.upload_predictions(
+        market,
+        user_id=seller.id,
+        model_id=seller.model(),
+        content=predictions(emulator, r, seed=3),
+        filename="p.csv",
+    )
+    delivery.run_once(market)
+    settlement.reconcile(market)
+    client = api_client(market)
+    login(client, buyer.user.username)
+    page = client.get(f"/models/{seller.model()}?mode=file")
+    assert page.status_code == 200, page.text[:500]
+    assert "Track record" in page.text and "Reviews" in page.text

@@ -14,6 +14,7 @@ from nmrx.domain.money import InvalidAmount, parse_nmr
 from nmrx.domain.orders import Side
 from nmrx.services import collateral, listings, market_data, model_page, orders, wallet
 from nmrx.services.errors import ServiceError
+from nmrx.web.discovery_routes import reputation_context
 from nmrx.web.routes import render, to_login
 from nmrx.web.session import csrf_protect, current_user_id, flash
 
@@ -82,6 +83,7 @@ def model(
         if user_id and user_id == card.owner_id
         else None,
         collateral_rate_bp=c.settings.stake_collateral_rate_bp,
+        **reputation_context(request, model_id, back=f"/models/{model_id}?mode={mode}"),
     )
 
 
