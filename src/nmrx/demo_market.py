@@ -134,20 +134,20 @@ def seed(
     instruments.open_books(c)
     for seller in sellers:
         for m in _models_of(c, users[seller]):
-            base = rng.choice([0.2, 0.3, 0.5, 0.8, 1.2])
+            base = rng.choice([nmr("0.2"), nmr("0.3"), nmr("0.5"), nmr("0.8"), nmr("1.2")])  # units
             listings.set_ladder(
                 c,
                 user_id=users[seller],
                 model_id=m.id,
                 mode="file",
-                levels=[(2, nmr(str(base))), (3, nmr(str(round(base * 1.5, 4))))],
+                levels=[(2, base), (3, base * 3 // 2)],
             )
             listings.set_ladder(
                 c,
                 user_id=users[seller],
                 model_id=m.id,
                 mode="stake",
-                levels=[(100, nmr(str(round(base / 10, 4)))), (400, nmr(str(round(base / 5, 4))))],
+                levels=[(100, base // 10), (400, base // 5)],
             )
     _trade_and_settle_a_round(c, admin, users, sellers, rng)
     _fresh_bids(c, users, rng)

@@ -102,7 +102,7 @@ def test_a_full_round_delivers_the_exact_bytes_and_submits_with_our_nonce(
         selected = emulator.world.selected_submission(slot_id, round_number)
         assert selected is not None and sub.nonce and sub.nonce in selected.filename
         assert sub.numerai_submission_id == selected.id
-        assert selected.content == content if hasattr(selected, "content") else True
+        assert selected.content == content
     assert "submission" not in deliveries(market, file_fills[0].id)
 
 
