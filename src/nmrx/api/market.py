@@ -8,7 +8,6 @@ Prices are given as ``price`` (decimal NMR text, e.g. ``"0.05"``) or ``price_uni
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Literal, TypeVar
 
@@ -34,6 +33,7 @@ from nmrx.api.market_schemas import (
     trade_out,
 )
 from nmrx.api.money import Money
+from nmrx.api.sse import sse as _sse
 from nmrx.domain.accounts import Scope
 from nmrx.services import market_data, orders
 from nmrx.services.accounts import Principal
@@ -172,10 +172,6 @@ async def stream(
             view = await run_in_threadpool(market_data.book, c, instrument_id=instrument_id)
 
     return StreamingResponse(events(), media_type="text/event-stream")
-
-
-def _sse(event: str, event_id: int, data: object) -> str:
-    return f"event: {event}\nid: {event_id}\ndata: {json.dumps(data)}\n\n"
 
 
 @router.get(

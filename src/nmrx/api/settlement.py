@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from nmrx.api.deps import container, require
 from nmrx.api.money import Money
+from nmrx.api.sse import sse
 from nmrx.domain.accounts import Scope
 from nmrx.services import notifications, settlement
 from nmrx.services.accounts import Principal
@@ -66,6 +71,78 @@ def fill_timeline(
     fill, steps = settlement.timeline(container(request), user_id=who.user_id, fill_id=fill_id)
     return TimelineOut(
         fill_id=fill.id, state=fill.state, steps=[StepOut(**s.__dict__) for s in steps]
+    )
+
+
+class FillChangeOut(BaseModel):
+    event_id: int
+    fill_id: int
+    role: str
+    from_state: str | None
+    state: str
+    reason: str
+    detail: str
+    at: datetime
+
+
+@router.get("/fills/stream", tags=["settlement"])
+async def fill_stream(
+    request: Request,
+    after: int | None = None,
+    poll: float = 1.0,
+    max_events: int | None = None,
+    who: Principal = Depends(require(Scope.READ)),
+) -> StreamingResponse:
+    """Server-sent events: ``fill`` for every state change of your fills (as buyer or
+    seller), oldest first. The stream starts after ``after`` (an event id), or after the
+    ``Last-Event-ID`` a reconnecting client sends, else from now. ``max_events`` ends it."""
+    return await stream_fill_changes(
+        request, user_id=who.user_id, after=after, poll=poll, max_events=max_events
+    )
+
+
+async def stream_fill_changes(
+    request: Request,
+    *,
+    user_id: int,
+    after: int | None,
+    poll: float,
+    max_events: int | None,
+) -> StreamingResponse:
+    """The fill stream of one authenticated user (the API's token or the web session):
+    polls the fill history for rows past a cursor."""
+    if not 0.05 <= poll <= 30:
+        raise InvalidInput("poll must be between 0.05 and 30 seconds")
+    c = container(request)
+    resumed = request.headers.get("last-event-id", "")
+    if resumed.isdigit():
+        after = int(resumed)
+    if after is None:
+        after = await run_in_threadpool(settlement.last_change_id, c, user_id=user_id)
+    cursor = after
+
+    async def events() -> AsyncIterator[str]:
+        nonlocal cursor
+        sent = 0
+        yield ": fill state changes\n\n"  # opens the stream at once (a comment, not an event)
+        while max_events is None or sent < max_events:
+            changes = await run_in_threadpool(
+                settlement.fill_changes, c, user_id=user_id, after_id=cursor
+            )
+            for change in changes:
+                if max_events is not None and sent >= max_events:
+                    return
+                cursor = change.event_id
+                yield sse("fill", cursor, FillChangeOut(**change.__dict__).model_dump(mode="json"))
+                sent += 1
+            if changes:
+                continue
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(poll)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
     )
 
 

@@ -362,3 +362,61 @@ def fills_of_user(
             )
             for f, i, m in rows
         ]
+
+
+@dataclass(frozen=True)
+class FillChange:
+    """One state change of a fill, as its buyer or seller sees it (the live stream)."""
+
+    event_id: int
+    fill_id: int
+    role: str  # buyer | seller
+    from_state: str | None
+    state: str
+    reason: str
+    detail: str
+    at: datetime
+
+
+def _parties_of(user_id: int):  # type: ignore[no-untyped-def]
+    return (Fill.buyer_user_id == user_id) | (Fill.seller_user_id == user_id)
+
+
+def last_change_id(c: Container, *, user_id: int) -> int:
+    """The cursor of the user's latest fill state change (0 if none): a page reads it
+    before its fills, so a stream opened from it misses nothing shown as stale."""
+    with c.db.transaction() as session:
+        found = session.scalar(
+            select(func.max(FillEvent.id))
+            .join(Fill, Fill.id == FillEvent.fill_id)
+            .where(_parties_of(user_id))
+        )
+        return int(found or 0)
+
+
+def fill_changes(
+    c: Container, *, user_id: int, after_id: int = 0, limit: int = 100
+) -> list[FillChange]:
+    """State changes of the user's fills (as buyer or seller) after the cursor, oldest
+    first. Only those fills: another user's changes never appear."""
+    with c.db.transaction() as session:
+        rows = session.execute(
+            select(FillEvent, Fill.buyer_user_id)
+            .join(Fill, Fill.id == FillEvent.fill_id)
+            .where(FillEvent.id > after_id, _parties_of(user_id))
+            .order_by(FillEvent.id)
+            .limit(limit)
+        ).all()
+        return [
+            FillChange(
+                event_id=e.id,
+                fill_id=e.fill_id,
+                role="buyer" if buyer == user_id else "seller",
+                from_state=e.from_state,
+                state=e.to_state,
+                reason=e.reason,
+                detail=e.detail,
+                at=e.at,
+            )
+            for e, buyer in rows
+        ]
