@@ -3,6 +3,8 @@ a late delivery, reviews — each figure traceable to the records it counts."""
 
 from __future__ import annotations
 
+import re
+
 from nmrx.bootstrap import Container
 from nmrx.domain.money import nmr
 from nmrx.services import reviews, standing
@@ -102,6 +104,25 @@ def test_standing_follows_an_honest_round_a_failed_check_and_a_late_delivery(
     ]
     assert [r["status"] for r in evidence["rounds"]] == ["on_time", "on_time", "late"]
     assert client.get("/api/v1/sellers/nobody-here/standing").status_code == 404
+
+    # The model page's seller card shows the same record in brief, for each of their models.
+    for model_id in sc.seller.models.values():
+        page = client.get(f"/models/{model_id}")
+        assert page.status_code == 200
+        card = page.text.split('class="card seller-card"', 1)[1].split("</aside>", 1)[0]
+        assert figure(card, "seller-sales") == "4"
+        assert figure(card, "seller-on-time").startswith("67 %") and "2 of 3 rounds" in card
+        assert figure(card, "seller-checks") == "1 passed · 1 failed"
+        assert figure(card, "seller-penalties") == "1.20 NMR"
+        assert figure(card, "seller-rating") == "3.5 / 5 (2 reviews)"
+        assert f'href="/sellers/{name}"' in card
+
+
+def figure(html: str, element_id: str) -> str:
+    """The text of the element with that id, tags dropped, spaces collapsed."""
+    inner = re.search(rf'id="{element_id}">(.*?)</dd>', html, re.S)
+    assert inner, f"no #{element_id}"
+    return " ".join(re.sub(r"<[^>]+>", " ", inner.group(1)).split())
 
 
 def test_a_round_before_its_deadline_is_not_counted_yet(

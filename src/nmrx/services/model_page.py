@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -13,6 +13,8 @@ from nmrx.domain.market import Mode, bid_hold, collateral_per_unit
 from nmrx.domain.settlement import fee
 from nmrx.services import market_data
 from nmrx.services.errors import InvalidInput, NotFound
+from nmrx.services.standing import Summary as SellerStanding
+from nmrx.services.standing import summary as seller_summary
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,13 @@ class ModelCard:
     owner_since: datetime | None
     verified_at: datetime | None
     other_models: list[tuple[int, str, str]]  # id, name, tournament
+    standing: SellerStanding | None  # the owner's record as a seller, in brief
 
 
 def model_card(c: Container, *, model_id: int) -> ModelCard:
+    """The model and its seller's card (with the seller's standing in brief), in one
+    transaction of aggregate queries."""
+    now, margin = c.clock.now(), timedelta(minutes=c.settings.upload_margin_minutes)
     with c.db.transaction() as session:
         model = session.get(NumeraiModel, model_id)
         if model is None:
@@ -54,6 +60,7 @@ def model_card(c: Container, *, model_id: int) -> ModelCard:
             owner.created_at if owner else None,
             model.verified_at,
             others,
+            seller_summary(session, user=owner, now=now, margin=margin) if owner else None,
         )
 
 

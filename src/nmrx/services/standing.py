@@ -202,6 +202,75 @@ def seller_standing(c: Container, *, username: str) -> Standing:
         )
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The seller card's figures: the same definitions as :class:`Standing`, counted
+    in SQL (aggregates only, no id lists) for a page that must stay fast."""
+
+    username: str
+    fills: int
+    on_time: int
+    late: int
+    checks_passed: int
+    checks_failed: int
+    penalties_paid: int
+    reviews: int
+    average_rating: float | None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return ratio(self.on_time, self.on_time + self.late)
+
+
+def summary(session, *, user: User, now: datetime, margin: timedelta) -> Summary:  # type: ignore[no-untyped-def]
+    """A seller's standing in brief, read in the caller's transaction."""
+    fills = session.scalar(select(func.count(Fill.id)).where(Fill.seller_user_id == user.id))
+    sold = {
+        (m, r)
+        for m, r in session.execute(
+            select(Instrument.model_id, Instrument.round_number)
+            .join(Fill, Fill.instrument_id == Instrument.id)
+            .where(Fill.seller_user_id == user.id)
+            .distinct()
+        )
+    }
+    statuses = [r.status for r in _rounds(session, sold, now, margin)]
+    checks = dict(
+        session.execute(
+            select(FillEvent.reason, func.count(FillEvent.id))
+            .join(Fill, Fill.id == FillEvent.fill_id)
+            .where(Fill.seller_user_id == user.id, FillEvent.reason.in_(list(CHECK_OUTCOMES)))
+            .group_by(FillEvent.reason)
+        ).all()
+    )
+    penalties = session.scalar(
+        select(func.coalesce(func.sum(LedgerTransfer.amount), 0))
+        .join(LedgerAccount, LedgerAccount.id == LedgerTransfer.debit_account_id)
+        .where(
+            LedgerAccount.key == user_account_key(user.id, AccountKind.COLLATERAL),
+            LedgerTransfer.code == PENALTY_CODE,
+        )
+    )
+    reviews, total = session.execute(
+        select(func.count(Review.id), func.coalesce(func.sum(Review.rating), 0)).where(
+            Review.seller_user_id == user.id
+        )
+    ).one()
+    return Summary(
+        username=user.username,
+        fills=int(fills or 0),
+        on_time=statuses.count("on_time"),
+        late=statuses.count("late"),
+        checks_passed=sum(n for k, n in checks.items() if CHECK_OUTCOMES[k] is CheckOutcome.PASSED),
+        checks_failed=sum(
+            n for k, n in checks.items() if CHECK_OUTCOMES[k] is not CheckOutcome.PASSED
+        ),
+        penalties_paid=int(penalties or 0),
+        reviews=int(reviews),
+        average_rating=int(total) / int(reviews) if reviews else None,
+    )
+
+
 def _rounds(
     session, sold: set[tuple[int, int]], now: datetime, margin: timedelta
 ) -> list[RoundDelivery]:  # type: ignore[no-untyped-def]
