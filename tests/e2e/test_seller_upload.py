@@ -12,6 +12,15 @@ from nmrx.adapters.numerai import NumeraiGateway
 def test_alice_uploads_this_rounds_predictions_and_a_bad_file_is_refused(
     page: Page, demo_server: str, demo_emulator: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{demo_server}/login")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("demo-password")
+    page.get_by_role("button", name="Log in").click()
+    # Other tests move the demo clock: open a fresh round, as a visitor would on /demo.
+    page.goto(f"{demo_server}/demo")
+    page.get_by_role("button", name="Next round opens").click()
+    expect(page.get_by_role("status")).to_contain_text("Clock moved")
+
     gateway = NumeraiGateway(demo_emulator)
     round_number = gateway.current_round().number
     ids = gateway.live_universe("classic", round_number)
@@ -20,10 +29,6 @@ def test_alice_uploads_this_rounds_predictions_and_a_bad_file_is_refused(
     bad = tmp_path / "broken.csv"
     pd.DataFrame({"id": ids[:-3], "prediction": np.linspace(0.01, 0.99, len(ids) - 3)}).to_csv(bad, index=False)
 
-    page.goto(f"{demo_server}/login")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("demo-password")
-    page.get_by_role("button", name="Log in").click()
     page.goto(f"{demo_server}/sell")
 
     page.get_by_label("Predictions for alice_m1").set_input_files(str(bad))

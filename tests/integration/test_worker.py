@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from nmrx.adapters.db.delivery_tables import Delivery
+from nmrx.adapters.db.market_tables import Fill
 from nmrx.bootstrap import Container
 from nmrx.services import uploads
 from nmrx.worker.app import Worker
@@ -76,6 +77,35 @@ def test_an_upload_wakes_the_worker_which_submits_to_the_slot(
     with market.db.transaction() as s:
         nonce = s.scalars(select(Delivery.nonce).where(Delivery.fill_id == fill.id)).one()
     assert nonce in emulator.world.selected_submission(slot_id, round_number).filename
+    # The delivery is a settlement event: the fill moves at once, not at the next tick.
+    assert wait_for(lambda: fill_state(market, fill.id) == "delivered"), fill_state(market, fill.id)
+
+
+def fill_state(market: Container, fill_id: int) -> str:
+    with market.db.transaction() as s:
+        return s.scalars(select(Fill.state).where(Fill.id == fill_id)).one()
+
+
+def test_an_upload_wakes_the_worker_which_releases_file_mode_sales(
+    market: Container, emulator: EmulatorServer, worker: Worker
+) -> None:
+    emulator.world.advance_to_next_open()
+    round_number = emulator.world.current_round().number
+    seller = trader(market, emulator, collateral_nmr=20)
+    buyer = trader(market, emulator)
+    book = instrument(market, model_id=seller.model(), round_number=round_number, mode="file")
+    seller.place(book, "ask", 2, "0.3")
+    buyer.place(book, "bid", 1, "0.3")
+    fill = fills_of(market, book)[0]
+    assert fill_state(market, fill.id) == "pending_delivery"
+    uploads.upload_predictions(
+        market,
+        user_id=seller.id,
+        model_id=seller.model(),
+        content=predictions(emulator, round_number, seed=5),
+        filename="p.csv",
+    )
+    assert wait_for(lambda: fill_state(market, fill.id) == "released"), fill_state(market, fill.id)
 
 
 def test_the_tick_task_runs_every_duty(

@@ -26,7 +26,7 @@ from nmrx.domain.delivery import (
     next_attempt,
     submission_filename,
 )
-from nmrx.services import numerai_keys, uploads, webhooks
+from nmrx.services import numerai_keys, settlement, uploads, webhooks
 
 log = logging.getLogger("nmrx.delivery")
 LEASE = timedelta(minutes=2)  # a claimed submission is not picked up again for this long
@@ -129,7 +129,15 @@ def on_upload(c: Container, upload_id: int) -> None:
         assert upload is not None
         model_id, round_number = upload.model_id, upload.round_number
     sync(c, model_id=model_id, round_number=round_number)
-    c.wake_worker()  # submissions happen in the worker, not in the uploader's request
+    c.wake_worker()  # submissions and settlement happen in the worker, not in the request
+
+
+def settle_now(c: Container, fill_id: int) -> None:
+    """A delivery event: settlement acts on it at once; the periodic pass is the safety net."""
+    try:
+        settlement.advance(c, fill_id)
+    except Exception:
+        log.exception("settling fill %s after its delivery failed; the next pass retries", fill_id)
 
 
 def process_due(c: Container, *, limit: int = 200) -> int:
@@ -275,6 +283,9 @@ def submit(c: Container, *, delivery_id: int) -> None:
             else:
                 delivery.next_attempt_at = retry_at
         delivery.updated_at = now
+        fill_id, decided = delivery.fill_id, delivery.state != DeliveryState.WAITING
+    if decided:
+        settle_now(c, fill_id)
 
 
 def expire_overdue(c: Container) -> int:

@@ -52,7 +52,7 @@ class Worker:
     """The tasks, registered on one huey instance; the app enqueues, ``nmrx worker`` consumes."""
 
     def __init__(self, c: Container, *, immediate: bool = False) -> None:
-        from nmrx.services import delivery, webhooks
+        from nmrx.services import delivery, settlement, webhooks
 
         self.container = c
         self.huey = make_huey(c, immediate=immediate)
@@ -64,7 +64,10 @@ class Worker:
 
         @huey.task(name="nmrx.process_deliveries")
         def process_deliveries() -> int:
-            return delivery.process_due(c)
+            """Woken by an upload: submit what is due, then settle what the upload delivered."""
+            submitted = delivery.process_due(c)
+            settlement.reconcile(c)
+            return submitted
 
         @huey.task(name="nmrx.send_webhook")
         def send_webhook(call_id: int) -> None:
