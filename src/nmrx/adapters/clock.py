@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol
 
-import httpx
+from nmrx.adapters.emulator_admin import emulator_http
 
 
 class Clock(Protocol):
@@ -34,7 +34,7 @@ class EmulatorClock:
     def now(self) -> datetime:
         wall = time.monotonic()
         if self._value is None or wall - self._read_at > self.ttl:
-            response = httpx.get(
+            response = emulator_http().get(
                 f"{self.url}/admin/clock", headers={"X-Admin-Token": self.admin_token}, timeout=5
             )
             response.raise_for_status()

@@ -3,9 +3,25 @@ imports the emulator). Real Numerai has no such thing; nothing outside the demo 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
+
+_lock = threading.Lock()
+_client: httpx.Client | None = None
+
+
+def emulator_http() -> httpx.Client:
+    """One pooled HTTP client per process for the emulator's admin API (plain HTTP on
+    loopback; safe to share between threads). ``httpx.get`` builds a new client, and so
+    loads the CA bundle, on every call: ~40 ms, most of a clock read. Idle connections are
+    dropped after 2 s, before the emulator's server closes them (5 s)."""
+    global _client
+    with _lock:
+        if _client is None:
+            _client = httpx.Client(limits=httpx.Limits(keepalive_expiry=2.0))
+        return _client
 
 
 class EmulatorAdmin:
@@ -15,7 +31,7 @@ class EmulatorAdmin:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = httpx.request(
+        response = emulator_http().request(
             method, f"{self.url}/admin{path}", json=body, headers=self.headers, timeout=self.timeout
         )
         if response.status_code >= 400:
