@@ -215,6 +215,7 @@ def _trade_and_settle_a_round(
     settlement.reconcile(c)
     admin.advance(to="next_open")
     instruments.sync_calendar(c)
+    instruments.close_books(c)  # the rounds the clock passed: not left to the worker's first tick
     instruments.open_books(c)
 
 
@@ -246,18 +247,22 @@ def _fresh_bids(c: Container, users: dict[str, int], rng: random.Random) -> None
 
 
 def _backfill(c: Container, admin: EmulatorAdmin, skills: dict[str, float], rounds: int) -> None:
-    """Score history for every model (about a minute), then a sync if reputation exists."""
+    """Score history for every model (about a minute), then each model's track record is
+    synced at once rather than at the worker's next periodic sync, an hour later."""
+    from nmrx.services import performance
+
     for name, skill in skills.items():
         try:
             if rounds:
                 admin.backfill(name, rounds, skill)
         except Exception as exc:  # noqa: BLE001 - the demo goes on without that model's history
             log.warning("history of %s not generated: %s", name, exc)
-    try:
-        from nmrx.services import reputation  # type: ignore[attr-defined]
-
-        sync = getattr(reputation, "sync_all", None)
-        if sync:
-            sync(c)
-    except ImportError:
-        pass
+    with c.db.transaction() as session:
+        ids = session.scalars(
+            select(NumeraiModel.id).where(NumeraiModel.name.in_(list(skills)))
+        ).all()
+    for model_id in ids:
+        try:
+            performance.sync_model(c, model_id=model_id)
+        except Exception as exc:  # noqa: BLE001 - the worker's periodic sync retries it
+            log.warning("track record of model %s not synced: %s", model_id, exc)

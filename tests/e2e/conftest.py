@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+UPDATE_SCREENSHOTS = os.environ.get("NMRX_UPDATE_SCREENSHOTS") == "1"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -49,7 +50,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--data-dir",
             str(data / "d"),
             "--history-rounds",
-            "3",
+            # README screenshots show the demo as a visitor sees it; tests need only a little.
+            "32" if UPDATE_SCREENSHOTS else "3",
         ],
         env=env,
         stdout=log,
