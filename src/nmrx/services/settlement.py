@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from nmrx.adapters.db import ledger as ledger_db
 from nmrx.adapters.db.delivery_tables import Delivery
@@ -179,9 +179,11 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
         check_transition(expected, move.target)
         legs: list[Leg] = []
         if move.target in FINAL:
-            seller_collateral = ledger_db.balances(session, fill.seller_user_id).get(
-                AccountKind.COLLATERAL, 0
-            ) - _buyer_bonds(session, fill.seller_user_id)
+            seller_collateral = 0  # only a penalty reads it (``money`` caps it there)
+            if move.seller_fault:
+                seller_collateral = ledger_db.balances(session, fill.seller_user_id).get(
+                    AccountKind.COLLATERAL, 0
+                ) - _buyer_bonds(session, fill.seller_user_id)
             terms = Terms(
                 notional=fill.notional,
                 fee_rate_bp=fill.fee_rate_bp,
@@ -191,9 +193,9 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
                 seller_collateral_available=seller_collateral,
             )
             legs = money(move, terms)
-            for leg in legs:
-                ledger_db.transfer(
-                    session,
+            ledger_db.transfers(
+                session,
+                [
                     TransferSpec(
                         id=f"settle:{fill.id}:{leg.name}",
                         debit=_account(leg.source, fill),
@@ -201,9 +203,13 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
                         amount=leg.amount,
                         code=leg.code,
                         memo=f"fill {fill.id}: {leg.name}",
-                    ),
-                )
-        changed = session.execute(
+                    )
+                    for leg in legs
+                ],
+            )
+        # Core statements from here: the ORM has nothing left to flush, nor to keep in step
+        conn = session.connection()
+        changed = conn.execute(
             update(Fill)
             .where(Fill.id == fill_id, Fill.state == expected.value)
             .values(state=move.target.value, updated_at=utcnow())
@@ -211,8 +217,8 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
         if changed != 1:
             raise RuntimeError(f"fill {fill_id} changed under a row lock")  # rolls everything back
         detail = explain(move, legs)
-        session.add(
-            FillEvent(
+        conn.execute(
+            insert(FillEvent).values(
                 fill_id=fill_id,
                 from_state=expected.value,
                 to_state=move.target.value,
@@ -221,8 +227,8 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
                 at=now,
             )
         )
-        session.add(
-            AuditEvent(
+        conn.execute(
+            insert(AuditEvent).values(
                 actor_user_id=None,
                 action=f"fill.{move.target.value}",
                 subject=f"fill:{fill_id}",
@@ -247,7 +253,8 @@ def advance(c: Container, fill_id: int, *, scores: _Scores | None = None) -> Fil
         move = decide(facts)
         if move is None:
             return state
-        _apply(c, fill_id, state, move, now)
+        if _apply(c, fill_id, state, move, now) and move.target in FINAL:
+            return move.target  # committed: nothing moves a final fill, no need to re-read it
     return state
 
 

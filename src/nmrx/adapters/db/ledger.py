@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from nmrx.adapters.db.tables import LedgerAccount, LedgerHold, LedgerTransfer, utcnow
 from nmrx.domain.ledger import (
@@ -103,45 +104,97 @@ def _as_spec(session: Session, row: LedgerTransfer) -> TransferSpec:
     )
 
 
+_ADD_TO_TOTALS = (  # run on the session's connection, as Core: one executemany
+    update(LedgerAccount)
+    .where(LedgerAccount.id == bindparam("aid"))
+    .values(
+        debits=LedgerAccount.debits + bindparam("add_debits"),
+        credits=LedgerAccount.credits + bindparam("add_credits"),
+    )
+)
+
+
 def transfer(session: Session, spec: TransferSpec) -> LedgerTransfer:
     """Post one balanced transfer; retrying the same id returns the original."""
-    validate_transfer(spec)
-    accounts = _lock_accounts(session, [spec.debit, spec.credit])
-    existing = _existing_transfer(session, spec.id)
-    if existing is not None:
-        if not _as_spec(session, existing).same_as(spec):
-            raise TransferConflict(f"transfer id {spec.id!r} was already used for another transfer")
-        return existing
-    debit = accounts[spec.debit]
-    check_funds(
-        balance=debit.credits - debit.debits,
-        amount=spec.amount,
-        allowed_negative=debit.may_go_negative,
-        what=f"{debit.kind} account" + (f" of user {debit.user_id}" if debit.user_id else ""),
-    )
-    session.execute(
-        update(LedgerAccount)
-        .where(LedgerAccount.id == debit.id)
-        .values(debits=LedgerAccount.debits + spec.amount)
-    )
-    credit = accounts[spec.credit]
-    session.execute(
-        update(LedgerAccount)
-        .where(LedgerAccount.id == credit.id)
-        .values(credits=LedgerAccount.credits + spec.amount)
-    )
-    row = LedgerTransfer(
-        id=spec.id,
-        debit_account_id=debit.id,
-        credit_account_id=credit.id,
-        amount=spec.amount,
-        code=spec.code,
-        hold_id=spec.hold_id,
-        memo=spec.memo,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    return transfers(session, [spec])[0]
+
+
+def transfers(session: Session, specs: Sequence[TransferSpec]) -> list[LedgerTransfer]:
+    """Post balanced transfers in order, as many ``transfer`` calls would, in fewer statements.
+
+    The accounts of all of them are locked at once, in id order; the ids already used are
+    read in one query (each such transfer must be the same as the one asked for, and is
+    returned instead of being posted again); funds are checked transfer by transfer against
+    the running balances; each account's totals are then updated once, and the new rows
+    inserted together.
+    """
+    if not specs:
+        return []
+    for spec in specs:
+        validate_transfer(spec)
+    keys = list(dict.fromkeys(k for spec in specs for k in (spec.debit, spec.credit)))
+    accounts = _lock_accounts(session, keys)
+    existing = {
+        row.id: row
+        for row in session.scalars(
+            select(LedgerTransfer).where(LedgerTransfer.id.in_([spec.id for spec in specs]))
+        )
+    }
+    balance = {key: a.credits - a.debits for key, a in accounts.items()}
+    moved: dict[int, list[int]] = {}  # account id -> [debits, credits] added
+    posted: dict[str, tuple[TransferSpec, LedgerTransfer]] = {}
+    result: list[LedgerTransfer] = []
+    for spec in specs:
+        if spec.id in existing:
+            if not _as_spec(session, existing[spec.id]).same_as(spec):
+                raise TransferConflict(
+                    f"transfer id {spec.id!r} was already used for another transfer"
+                )
+            result.append(existing[spec.id])
+            continue
+        if spec.id in posted:  # the same id twice in one call: the second is a retry
+            first, row = posted[spec.id]
+            if not first.same_as(spec):
+                raise TransferConflict(
+                    f"transfer id {spec.id!r} was already used for another transfer"
+                )
+            result.append(row)
+            continue
+        debit, credit = accounts[spec.debit], accounts[spec.credit]
+        check_funds(
+            balance=balance[spec.debit],
+            amount=spec.amount,
+            allowed_negative=debit.may_go_negative,
+            what=f"{debit.kind} account" + (f" of user {debit.user_id}" if debit.user_id else ""),
+        )
+        balance[spec.debit] -= spec.amount
+        balance[spec.credit] += spec.amount
+        moved.setdefault(debit.id, [0, 0])[0] += spec.amount
+        moved.setdefault(credit.id, [0, 0])[1] += spec.amount
+        row = LedgerTransfer(
+            id=spec.id,
+            debit_account_id=debit.id,
+            credit_account_id=credit.id,
+            amount=spec.amount,
+            code=spec.code,
+            hold_id=spec.hold_id,
+            memo=spec.memo,
+        )
+        posted[spec.id] = (spec, row)
+        result.append(row)
+    if moved:  # one statement for all the accounts (they are locked: the totals are exact)
+        session.connection().execute(
+            _ADD_TO_TOTALS,
+            [{"aid": aid, "add_debits": d, "add_credits": c} for aid, (d, c) in moved.items()],
+        )
+        for a in accounts.values():  # and the loaded rows say what the database now holds
+            if a.id in moved:
+                set_committed_value(a, "debits", a.debits + moved[a.id][0])
+                set_committed_value(a, "credits", a.credits + moved[a.id][1])
+    if posted:
+        session.add_all([row for _, row in posted.values()])
+        session.flush()
+    return result
 
 
 def _lock_hold(session: Session, hold_id: str) -> LedgerHold:
