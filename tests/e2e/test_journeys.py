@@ -280,9 +280,14 @@ def test_stake_mode_journey_submits_to_the_buyers_slot_and_settles_on_scores(
     demo_clock(seller, demo_server, "Round closes")
     stake_fill = lambda: fill_row(buyer, "stella_stake")  # noqa: E731
     reload_until(buyer, f"{demo_server}/portfolio", stake_fill, "awaiting scores")
+    # The buyer watches the portfolio while the seller moves the clock in another browser:
+    # the settlement arrives by server-sent events, without a reload.
+    buyer.evaluate("window.notReloaded = true")
     demo_clock(seller, demo_server, "Advance days", days="4")
-    reload_until(buyer, f"{demo_server}/portfolio", stake_fill, "released")
+    expect(stake_fill()).to_contain_text("released", timeout=WORKER_WAIT * 1000)
     expect(stake_fill()).to_contain_text("consistency check passed")
+    expect(buyer.locator("#fill-live")).to_contain_text("is now released")
+    assert buyer.evaluate("window.notReloaded") is True
     stake_fill().get_by_role("link").click()
     timeline = buyer.locator(".timeline")
     for state in ("pending delivery", "delivered", "awaiting scores", "released"):
