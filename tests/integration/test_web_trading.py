@@ -119,3 +119,27 @@ def test_the_model_page_shows_track_record_and_offers_a_review_after_settlement(
     page = client.get(f"/models/{seller.model()}?mode=file")
     assert page.status_code == 200, page.text[:500]
     assert "Track record" in page.text and "Reviews" in page.text
+
+
+def test_a_seller_sets_a_ladder_on_the_model_page_and_a_bad_line_changes_nothing(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    from nmrx.services import listings, market_data
+
+    emulator.world.advance_to_next_open()
+    r = emulator.world.current_round().number
+    seller = trader(market, emulator, collateral_nmr=20)
+    book = instrument(market, model_id=seller.model(), round_number=r, mode="file")
+    client = api_client(market)
+    csrf = login(client, seller.user.username)
+    url = f"/models/{seller.model()}/ladder"
+    form = {"csrf_token": csrf, "mode": "file", "apply_to_open": "on"}
+    bad = client.post(url, data={**form, "levels": "2 @ 0.4\nthree @ 0.6"})
+    assert "line 2 &#39;three @ 0.6&#39;: write &#39;quantity @ price&#39;" in bad.text
+    assert listings.list_standing(market, user_id=seller.id) == []
+    assert market_data.book(market, instrument_id=book).asks == []
+
+    good = client.post(url, data={**form, "levels": "2 @ 0.4\n3 @ 0.6"})
+    assert "Ladder saved: 2 level(s)" in good.text
+    asks = market_data.book(market, instrument_id=book).asks
+    assert asks == [(nmr("0.4"), 2), (nmr("0.6"), 3)]

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from nmrx.domain.money import TICK, UNITS_PER_NMR, format_nmr
+from nmrx.domain.money import TICK, UNITS_PER_NMR, InvalidAmount, format_nmr, parse_nmr
 
 MAX_QUANTITY = 1_000_000
 MAX_NOTIONAL = 10**16  # 100,000,000 NMR: more than exists; keeps every product in BIGINT
@@ -220,3 +220,24 @@ def find_market_violations(
         if bid is not None and ask is not None and bid >= ask:
             violations.append(f"the book of instrument {instrument_id} is crossed: {bid} >= {ask}")
     return violations
+
+
+class InvalidLadderText(ValueError):
+    pass
+
+
+def parse_ladder(text: str) -> list[tuple[int, int]]:
+    """A ladder as a seller types it: one level per line, ``quantity @ price`` in NMR
+    (e.g. ``3 @ 0.5``); returns (quantity, price in units) per level, blank lines ignored."""
+    levels = []
+    for n, line in enumerate(x.strip() for x in text.splitlines() if x.strip()):
+        qty_text, _, price_text = line.partition("@")
+        if not qty_text.strip().isdigit() or not price_text.strip():
+            raise InvalidLadderText(
+                f"line {n + 1} '{line}': write 'quantity @ price', e.g. 3 @ 0.5"
+            )
+        try:
+            levels.append((int(qty_text), parse_nmr(price_text.strip())))
+        except InvalidAmount as exc:
+            raise InvalidLadderText(f"line {n + 1}: {exc}") from None
+    return levels

@@ -31,6 +31,19 @@ class ModelCard:
     standing: SellerStanding | None  # the owner's record as a seller, in brief
 
 
+def slots(c: Container, *, user_id: int | None, tournament: str) -> list[tuple[int, str]]:
+    """The user's own models of a tournament: where a purchase can be submitted."""
+    if user_id is None:
+        return []
+    with c.db.transaction() as session:
+        rows = session.execute(
+            select(NumeraiModel.id, NumeraiModel.name)
+            .where(NumeraiModel.owner_user_id == user_id, NumeraiModel.tournament == tournament)
+            .order_by(NumeraiModel.name)
+        ).all()
+    return [(id_, name) for id_, name in rows]
+
+
 def model_card(c: Container, *, model_id: int) -> ModelCard:
     """The model and its seller's card (with the seller's standing in brief), in one
     transaction of aggregate queries."""

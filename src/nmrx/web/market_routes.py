@@ -6,10 +6,9 @@ import secrets
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from nmrx.adapters.db.tables import NumeraiModel
 from nmrx.api.deps import container
+from nmrx.domain.market import InvalidLadderText, parse_ladder
 from nmrx.domain.money import InvalidAmount, parse_nmr
 from nmrx.domain.orders import Side
 from nmrx.services import collateral, listings, market_data, model_page, orders, wallet
@@ -19,20 +18,6 @@ from nmrx.web.routes import render, to_login
 from nmrx.web.session import csrf_protect, current_user_id, flash
 
 router = APIRouter(include_in_schema=False)
-
-
-def _slots(request: Request, user_id: int | None, tournament: str) -> list[tuple[int, str]]:
-    if user_id is None:
-        return []
-    with container(request).db.transaction() as session:
-        return [
-            (m.id, m.name)
-            for m in session.scalars(
-                select(NumeraiModel)
-                .where(NumeraiModel.owner_user_id == user_id, NumeraiModel.tournament == tournament)
-                .order_by(NumeraiModel.name)
-            )
-        ]
 
 
 @router.get("/models/{model_id}", response_class=HTMLResponse)
@@ -75,7 +60,7 @@ def model(
         tape=tape,
         last_sale=last,
         last_change=change,
-        slots=_slots(request, user_id, card.tournament),
+        slots=model_page.slots(c, user_id=user_id, tournament=card.tournament),
         is_owner=user_id is not None and user_id == card.owner_id,
         ladder=ladder,
         balances=wallet.balances(c.db, user_id=user_id) if user_id else None,
@@ -126,9 +111,13 @@ def preview(
         return RedirectResponse(back, status_code=303)
     slot = int(slot_model_id) if slot_model_id.strip().isdigit() else None
     slot_name = (
-        dict(_slots(request, user_id, model_page.model_card(c, model_id=model_id).tournament)).get(
-            slot
-        )
+        dict(
+            model_page.slots(
+                c,
+                user_id=user_id,
+                tournament=model_page.model_card(c, model_id=model_id).tournament,
+            )
+        ).get(slot)
         if slot
         else None
     )
@@ -215,14 +204,7 @@ def set_ladder(
         return to_login(request)
     back = f"/models/{model_id}?mode={mode}"
     try:
-        parsed = []
-        for n, line in enumerate(x for x in levels.splitlines() if x.strip()):
-            qty_text, _, price_text = line.partition("@")
-            if not qty_text.strip().isdigit() or not price_text.strip():
-                raise InvalidAmountForm(
-                    f"line {n + 1} '{line.strip()}': write 'quantity @ price', e.g. 3 @ 0.5"
-                )
-            parsed.append((int(qty_text), _units(price_text.strip(), f"line {n + 1}")))
+        parsed = parse_ladder(levels)
         listings.set_ladder(
             container(request),
             user_id=user_id,
@@ -236,7 +218,7 @@ def set_ladder(
             f"Ladder saved: {len(parsed)} level(s), placed in each new round's book.",
             "success",
         )
-    except (ServiceError, InvalidAmountForm) as exc:
+    except (ServiceError, InvalidLadderText) as exc:
         flash(request, getattr(exc, "message", str(exc)), "error")
     return RedirectResponse(back, status_code=303)
 

@@ -6,6 +6,7 @@ import pytest
 
 from nmrx.domain.market import (
     BidHold,
+    InvalidLadderText,
     Mode,
     OrderFills,
     bid_hold,
@@ -13,6 +14,7 @@ from nmrx.domain.market import (
     fill_money,
     find_market_violations,
     order_problem,
+    parse_ladder,
 )
 from nmrx.domain.money import TICK, nmr
 
@@ -101,3 +103,25 @@ def test_each_broken_invariant_is_reported() -> None:
 def test_holds_and_escrow_outside_the_market_are_accounted_for() -> None:
     assert _check(held_by_user={7: nmr(8)}, other_held_by_user={7: nmr(2)}) == []
     assert _check(escrow_balance=9, escrow_outside_market=9) == []
+
+
+def test_a_ladder_is_read_as_quantity_at_price_per_line() -> None:
+    assert parse_ladder("3 @ 0.5\n\n  10@0.0125  \n") == [(3, nmr("0.5")), (10, nmr("0.0125"))]
+    assert parse_ladder("") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("3 0.5", "line 1 '3 0.5': write 'quantity @ price'"),
+        ("3 @ 0.5\nthree @ 1", "line 2 'three @ 1'"),
+        ("1 @", "line 1 '1 @'"),
+        ("2 @ 1.123456789", "line 1: .* more than 8 decimals"),
+        ("2 @ lots", "line 1:"),
+    ],
+)
+def test_a_ladder_line_that_is_not_quantity_at_price_is_refused_by_line(
+    text: str, message: str
+) -> None:
+    with pytest.raises(InvalidLadderText, match=message.replace("(", r"\(")):
+        parse_ladder(text)
