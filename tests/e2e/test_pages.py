@@ -1,5 +1,5 @@
 """Every main page at a desktop and a phone width: it renders, nothing overflows the phone's
-width, every form control has a label; the trade flow works from the keyboard. Screenshots
+width, every form control has a label, text contrast meets WCAG AA; the trade flow works from the keyboard. Screenshots
 of each page go to docs/screenshots with NMRX_UPDATE_SCREENSHOTS=1."""
 
 from __future__ import annotations
@@ -44,6 +44,33 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
           && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
   .map(el => el.outerHTML.slice(0, 120))"""
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+# WCAG 2 contrast of every visible piece of text against the background it sits on:
+# at least 4.5:1, or 3:1 for large text (24px, or 18.66px bold).
+LOW_CONTRAST = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] > 0.5) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const text = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.data).join('').trim();
+    if (!text || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || el.closest('[aria-hidden=true], .sr-only, svg, canvas')) continue;
+    const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) bad.push(`${text.slice(0, 40)} (${ratio.toFixed(2)}:1)`);
+  }
+  return bad.slice(0, 5);
+}"""
 
 
 def log_in(page: Page, base: str, user: str) -> None:
@@ -99,6 +126,8 @@ def test_every_main_page_fits_the_screen_and_labels_its_controls(
             problems.append(f"{path} is {overflow}px wider than the {width} screen")
         if unlabelled := page.evaluate(UNLABELLED):
             problems.append(f"{path} has form controls without a label: {unlabelled}")
+        if faint := page.evaluate(LOW_CONTRAST):
+            problems.append(f"{path} has text below WCAG contrast: {faint}")
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
         page.close()
     for context in contexts.values():
