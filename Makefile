@@ -24,7 +24,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
 
 test: $(BIN)/.installed browser lint  ## the whole test suite
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

@@ -32,19 +32,6 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
-# Under pytest-xdist (`make test` runs `-n auto --dist loadgroup`), tests sharing one outside
-# resource run in one process: the browser tests share one `nmrx demo`, and the worker tests
-# share the Redis queue named "nmrx".
-SHARED = {"e2e": "browser", "test_worker.py": "redis-queue"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        for part, group in SHARED.items():
-            if part in item.path.parts:
-                item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "nmrx.sqlite3"

@@ -50,15 +50,24 @@ def numerai_account(emulator: str, username: str, model: str) -> dict:
     return emulator_admin(emulator, "POST", "/keys", {"account": username})
 
 
-def register_with_funds(page: Page, base: str, username: str, faucet: str) -> None:
+def register(page: Page, base: str, username: str) -> None:
     page.goto(f"{base}/register")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Register").click()
     expect(page).to_have_url(re.compile(r"/wallet$"))
-    page.get_by_label("Amount (NMR, at most 1000)").fill(faucet)
+
+
+def take_test_nmr(page: Page, base: str, amount: str) -> None:
+    page.goto(f"{base}/wallet")
+    page.get_by_label("Amount (NMR, at most 1000)").fill(amount)
     page.get_by_role("button", name="Get test NMR").click()
-    expect(page.locator("#available")).to_have_text(f"{float(faucet):.2f} NMR")
+    expect(page.locator("#available")).to_have_text(f"{float(amount):.2f} NMR")
+
+
+def register_with_funds(page: Page, base: str, username: str, faucet: str) -> None:
+    register(page, base, username)
+    take_test_nmr(page, base, faucet)
 
 
 def add_numerai_key(page: Page, base: str, key: dict, models: str) -> None:
@@ -155,10 +164,7 @@ def test_file_mode_journey_from_registration_to_review(
     set_ladder(seller, model_url, "file", "3 @ 0.5", "0.50 NMR")
 
     # The buyer: no money yet, so Buy Now is refused on confirmation and nothing moves.
-    buyer.goto(f"{demo_server}/register")
-    buyer.get_by_label("Username").fill("felix")
-    buyer.get_by_label("Password").fill(PASSWORD)
-    buyer.get_by_role("button", name="Register").click()
+    register(buyer, demo_server, "felix")
     buyer.goto(model_url)
     buyer.get_by_role("button", name="Buy Now at 0.50").click()
     expect(buyer.locator("#confirm-hold")).to_contain_text("0.50 NMR from your available 0.00 NMR")
@@ -168,10 +174,7 @@ def test_file_mode_journey_from_registration_to_review(
     )
     expect(buyer.locator("#best-ask")).to_have_text("0.50 NMR")
 
-    buyer.goto(f"{demo_server}/wallet")
-    buyer.get_by_label("Amount (NMR, at most 1000)").fill("50")
-    buyer.get_by_role("button", name="Get test NMR").click()
-    expect(buyer.locator("#available")).to_have_text("50.00 NMR")
+    take_test_nmr(buyer, demo_server, "50")
     buyer.goto(model_url)
     expect(buyer.locator(".rounds [aria-current=page]")).to_contain_text(f"Round {round_number}")
     buyer.get_by_role("button", name="Buy Now at 0.50").click()

@@ -1,4 +1,7 @@
-"""The worker consumes real queues: SqliteHuey (embedded default) and RedisHuey (CI's Redis)."""
+"""The worker consumes real queues: SqliteHuey (embedded default) and RedisHuey (CI's Redis).
+
+Every test of the Redis queue (named "nmrx") lives in this file: `make test` runs a file's
+tests in one process (`--dist loadfile`), so two of them never share the queue at once."""
 
 from __future__ import annotations
 

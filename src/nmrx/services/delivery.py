@@ -132,14 +132,6 @@ def on_upload(c: Container, upload_id: int) -> None:
     c.wake_worker()  # submissions and settlement happen in the worker, not in the request
 
 
-def settle_now(c: Container, fill_id: int) -> None:
-    """A delivery event: settlement acts on it at once; the periodic pass is the safety net."""
-    try:
-        settlement.advance(c, fill_id)
-    except Exception:
-        log.exception("settling fill %s after its delivery failed; the next pass retries", fill_id)
-
-
 def process_due(c: Container, *, limit: int = 200) -> int:
     now = c.clock.now()
     with c.db.transaction() as session:
@@ -177,7 +169,20 @@ def _fail(session: Session, delivery: Delivery, fault: Fault, reason: str, now: 
 
 
 def submit(c: Container, *, delivery_id: int) -> None:
-    """One attempt at an automatic submission; claims the delivery so two workers never race."""
+    """One attempt at an automatic submission; when it decides the delivery (delivered, or
+    failed for good), settlement acts on the fill at once; the periodic pass is the safety net."""
+    fill_id = _attempt(c, delivery_id)
+    if fill_id is not None:
+        try:
+            settlement.advance(c, fill_id)
+        except Exception:
+            log.exception(
+                "settling fill %s after its delivery failed; the next pass retries", fill_id
+            )
+
+
+def _attempt(c: Container, delivery_id: int) -> int | None:
+    """Claims the delivery so two workers never race; returns its fill's id when decided."""
     now = c.clock.now()
     with c.db.transaction() as session:
         query = select(Delivery).where(Delivery.id == delivery_id)
@@ -189,9 +194,9 @@ def submit(c: Container, *, delivery_id: int) -> None:
             or delivery.state != DeliveryState.WAITING
             or delivery.upload_id is None
         ):
-            return
+            return None
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
-            return
+            return None
         fill = session.get(Fill, delivery.fill_id)
         instrument = session.get(Instrument, fill.instrument_id)  # type: ignore[union-attr]
         slot = (
@@ -208,7 +213,7 @@ def submit(c: Container, *, delivery_id: int) -> None:
                 f"not delivered before the round closed: {delivery.last_error or 'no attempt succeeded'}",
                 now,
             )
-            return
+            return fill.id
         if slot is None or slot.owner_user_id != fill.buyer_user_id:
             _fail(
                 session,
@@ -217,7 +222,7 @@ def submit(c: Container, *, delivery_id: int) -> None:
                 "the buyer's slot is no longer one of the buyer's models",
                 now,
             )
-            return
+            return fill.id
         key = numerai_keys.key_for_model(
             c, session, user_id=fill.buyer_user_id, numerai_model_id=slot.numerai_id
         )
@@ -225,7 +230,7 @@ def submit(c: Container, *, delivery_id: int) -> None:
             _fail(
                 session, delivery, Fault.BUYER, "no Numerai key of the buyer reaches the slot", now
             )
-            return
+            return fill.id
         delivery.attempts += 1
         delivery.next_attempt_at = now + LEASE
         attempt, nonce, storage_key = delivery.attempts, delivery.nonce or "", upload.storage_key
@@ -260,7 +265,7 @@ def submit(c: Container, *, delivery_id: int) -> None:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
         if delivery.attempts != attempt or delivery.state != DeliveryState.WAITING:
-            return  # re-scheduled by a newer upload meanwhile: that attempt wins
+            return None  # re-scheduled by a newer upload meanwhile: that attempt wins
         now = c.clock.now()
         kind, submission_id, detail = outcome
         if kind == "delivered":
@@ -283,9 +288,7 @@ def submit(c: Container, *, delivery_id: int) -> None:
             else:
                 delivery.next_attempt_at = retry_at
         delivery.updated_at = now
-        fill_id, decided = delivery.fill_id, delivery.state != DeliveryState.WAITING
-    if decided:
-        settle_now(c, fill_id)
+        return delivery.fill_id if delivery.state != DeliveryState.WAITING else None
 
 
 def expire_overdue(c: Container) -> int:

@@ -145,20 +145,15 @@ def transfers(session: Session, specs: Sequence[TransferSpec]) -> list[LedgerTra
     posted: dict[str, tuple[TransferSpec, LedgerTransfer]] = {}
     result: list[LedgerTransfer] = []
     for spec in specs:
-        if spec.id in existing:
-            if not _as_spec(session, existing[spec.id]).same_as(spec):
+        earlier = posted.get(spec.id)  # the same id twice in one call: the second is a retry
+        if earlier is None and spec.id in existing:
+            earlier = (_as_spec(session, existing[spec.id]), existing[spec.id])
+        if earlier is not None:
+            if not earlier[0].same_as(spec):
                 raise TransferConflict(
                     f"transfer id {spec.id!r} was already used for another transfer"
                 )
-            result.append(existing[spec.id])
-            continue
-        if spec.id in posted:  # the same id twice in one call: the second is a retry
-            first, row = posted[spec.id]
-            if not first.same_as(spec):
-                raise TransferConflict(
-                    f"transfer id {spec.id!r} was already used for another transfer"
-                )
-            result.append(row)
+            result.append(earlier[1])
             continue
         debit, credit = accounts[spec.debit], accounts[spec.credit]
         check_funds(
