@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from nmrx.adapters.db.delivery_tables import Delivery
@@ -44,6 +45,8 @@ from nmrx.domain.money import nmr
 from nmrx.services import uploads, wallet
 from numerai_emulator import EmulatorServer
 from tests.support.market import Trader, fills_of, instrument, predictions, trader
+
+pytestmark = pytest.mark.long_running
 
 SEED = 20_250_707
 NMRX = [sys.executable, "-m", "nmrx.cli"]

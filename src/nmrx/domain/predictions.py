@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
-from numerai_tools import submissions as official
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 EXAMPLES = 5
+
+
+@cache
+def _official() -> ModuleType:
+    """Numerai's validators, imported on first use: they pull in SciPy and scikit-learn,
+    seconds of start-up that every command and worker not validating a file would pay."""
+    from numerai_tools import submissions
+
+    return submissions
 
 
 class InvalidPredictions(ValueError):
@@ -44,7 +54,7 @@ def parse(content: bytes, filename: str) -> tuple[pd.DataFrame, str]:
     try:
         if is_parquet:
             frame = pd.read_parquet(io.BytesIO(content))
-            if frame.index.name in official.NUMERAI_ALLOWED_ID_COLS + official.SIGNALS_ALLOWED_ID_COLS:
+            if frame.index.name in _official().NUMERAI_ALLOWED_ID_COLS + _official().SIGNALS_ALLOWED_ID_COLS:
                 frame = frame.reset_index()
             return frame, "parquet"
         return pd.read_csv(io.BytesIO(content)), "csv"
@@ -62,11 +72,11 @@ def _diagnose(frame: pd.DataFrame, universe: list[str], tournament: str) -> list
     """Our own account of what is wrong, precise enough to fix the file."""
     reasons: list[str] = []
     if tournament == "signals":
-        cols = [c for c in frame.columns if c not in official.SIGNALS_ALLOWED_DATE_COLS and c != "data_type"]
-        id_cols, pred_cols = official.SIGNALS_ALLOWED_ID_COLS, official.SIGNALS_ALLOWED_PRED_COLS
+        cols = [c for c in frame.columns if c not in _official().SIGNALS_ALLOWED_DATE_COLS and c != "data_type"]
+        id_cols, pred_cols = _official().SIGNALS_ALLOWED_ID_COLS, _official().SIGNALS_ALLOWED_PRED_COLS
     else:
         cols = list(frame.columns)
-        id_cols, pred_cols = official.NUMERAI_ALLOWED_ID_COLS, official.NUMERAI_ALLOWED_PRED_COLS
+        id_cols, pred_cols = _official().NUMERAI_ALLOWED_ID_COLS, _official().NUMERAI_ALLOWED_PRED_COLS
     if len(cols) != 2 or cols[0] not in id_cols or cols[1] not in pred_cols:
         reasons.append(
             f"wrong columns {cols}: expected exactly two columns, one of {id_cols} then one of {pred_cols}"
@@ -84,10 +94,10 @@ def _diagnose(frame: pd.DataFrame, universe: list[str], tournament: str) -> list
     present = live.intersection(ids)
     missing = sorted(live - present)
     if tournament == "signals":
-        if len(present) < official.SIGNALS_MIN_TICKERS:
+        if len(present) < _official().SIGNALS_MIN_TICKERS:
             reasons.append(
                 f"only {len(present)} tickers of the round's universe are covered; "
-                f"at least {official.SIGNALS_MIN_TICKERS} are needed"
+                f"at least {_official().SIGNALS_MIN_TICKERS} are needed"
             )
     elif missing:
         reasons.append(
@@ -117,12 +127,12 @@ def validate(content: bytes, filename: str, *, universe: list[str], tournament: 
     reasons = _diagnose(frame, universe, tournament)
     try:
         if tournament == "signals":
-            id_col, pred_col, _date, live_sub, _invalid = official.validate_submission_signals(
+            id_col, pred_col, _date, live_sub, _invalid = _official().validate_submission_signals(
                 pd.DataFrame({"numerai_ticker": universe}).rename(columns={"numerai_ticker": _id_column(frame)}),
                 frame.copy(),
             )
         else:
-            id_col, pred_col, live_sub, _invalid = official.validate_submission_numerai(
+            id_col, pred_col, live_sub, _invalid = _official().validate_submission_numerai(
                 pd.Series(universe), frame.copy()
             )
     except (AssertionError, KeyError, TypeError, ValueError) as exc:
@@ -134,6 +144,6 @@ def validate(content: bytes, filename: str, *, universe: list[str], tournament: 
 
 def _id_column(frame: pd.DataFrame) -> str:
     for col in frame.columns:
-        if col in official.SIGNALS_ALLOWED_ID_COLS:
+        if col in _official().SIGNALS_ALLOWED_ID_COLS:
             return str(col)
     return "numerai_ticker"
