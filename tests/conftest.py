@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from nmrx.adapters import passwords
 from nmrx.adapters.db.engine import make_engine
 from nmrx.adapters.db.migrate import upgrade
 from nmrx.bootstrap import Container, bootstrap
@@ -26,9 +28,12 @@ BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`-n auto` (the README's command): see tests/support/scheduling.py."""
     from tests.support.scheduling import SuiteScheduling
 
+    if config.getoption("dist") not in {"load", "loadfile", "loadscope"}:
+        return None  # another mode asked for by name: xdist's own
     return SuiteScheduling(config, log)
 
 
@@ -39,6 +44,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Still argon2id, at the lowest cost: the production cost (tens of ms a hash, hundreds
+    # of users a run) only slows the suite. The browser tests' `nmrx demo` keeps it, and
+    # tests/integration/test_api_accounts.py checks what production stores.
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     if IN_CI and not PG_URL:
         raise pytest.UsageError(
             "CI=true but NMRX_TEST_DATABASE_URL is not set: PostgreSQL tests must run"

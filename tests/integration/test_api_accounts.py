@@ -128,6 +128,26 @@ def test_tokens_are_stored_hashed(container: Container) -> None:
     assert token not in (stored.token_hash, stored.prefix) and len(stored.token_hash) == 64
 
 
+def test_passwords_are_stored_as_argon2id_hashes(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import Type
+    from sqlalchemy import select
+
+    from nmrx.adapters import passwords
+    from nmrx.adapters.db.tables import User
+    from nmrx.services import accounts
+
+    assert passwords.DEFAULT_HASHER.type is Type.ID
+    monkeypatch.setattr(passwords, "_hasher", passwords.DEFAULT_HASHER)  # production's cost
+    user = make_user(container)
+    with container.db.transaction() as s:
+        stored = s.scalars(select(User).where(User.id == user.id)).one().password_hash
+    assert stored.startswith("$argon2id$") and user.password not in stored
+    assert passwords.DEFAULT_HASHER.check_needs_rehash(stored) is False  # production's cost
+    assert accounts.authenticate(container.db, username=user.username, password=user.password)
+
+
 def test_faucet_credits_integer_units_in_demo_mode(
     client: TestClient, container: Container
 ) -> None:

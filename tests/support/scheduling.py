@@ -6,7 +6,8 @@ Two things suit this suite better:
 * every browser test (``tests/e2e``) runs in one process, so one ``nmrx demo`` serves them
   all (starting one costs tens of seconds) and they meet its state in a fixed order;
 * units marked ``long_running`` go first, whatever their test count, so the few that take
-  minutes start at once instead of beginning last and keeping one core busy alone.
+  minutes start at once instead of beginning last and keeping one core busy alone;
+* the crash test's runs (one per database) are units of their own, so they run side by side.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 E2E = "tests/e2e/"
+ONE_UNIT_PER_TEST = ("tests/integration/test_settlement_crash.py",)
 
 
 def scope_of(nodeid: str) -> str:
-    """The unit of work a test belongs to: its file, or the whole browser suite."""
+    """The unit of work a test belongs to: its file, the whole browser suite, or itself."""
     path = nodeid.split("::", 1)[0]
+    if path in ONE_UNIT_PER_TEST:
+        return nodeid
     return E2E if path.startswith(E2E) else path
 
 

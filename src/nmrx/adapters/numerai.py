@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numerapi
@@ -373,19 +374,17 @@ class NumeraiGateway(_GatewayCore):
     def upload(
         self, key: NumeraiKey, *, model_id: str, tournament: str, content: bytes, filename: str
     ) -> str:
-        """Upload a predictions file to a model through numerapi's own upload flow; returns its id."""
-        import io
-
-        import pandas as pd
-
-        if filename.endswith(".parquet"):
-            frame = pd.read_parquet(io.BytesIO(content))
-        else:
-            frame = pd.read_csv(io.BytesIO(content))
+        """Upload a predictions file to a model through numerapi's own upload flow; returns its
+        id. numerapi is given the file itself, not a DataFrame: it would write a DataFrame out
+        as CSV again (a parquet file too), and the slot must receive the seller's bytes."""
+        import tempfile
 
         def run() -> str:
-            client = self.client(tournament, key)
-            return str(client.upload_predictions(file_path=filename, model_id=model_id, df=frame))
+            with tempfile.TemporaryDirectory(prefix="nmrx-upload-") as folder:
+                path = Path(folder) / Path(filename).name
+                path.write_bytes(content)
+                client = self.client(tournament, key)
+                return str(client.upload_predictions(file_path=str(path), model_id=model_id))
 
         return self.call("upload", run)
 

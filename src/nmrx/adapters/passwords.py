@@ -5,7 +5,9 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
+# argon2id with the library's recommended parameters (RFC 9106's low-memory choice)
+DEFAULT_HASHER = PasswordHasher()
+_hasher = DEFAULT_HASHER
 
 
 def hash_password(password: str) -> str:
