@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from nmrx.adapters.db.delivery_tables import Delivery, PredictionUpload
+from nmrx.adapters.db.delivery_tables import Delivery, DownloadLog, PredictionUpload
 from nmrx.bootstrap import Container
 from nmrx.services import delivery, numerai_keys
 from numerai_emulator import EmulatorServer
-from tests.support.builders import api_client, bearer, make_token
+from tests.support.builders import PASSWORD, api_client, bearer, make_token
 from tests.support.emulator import key_with_scopes
 from tests.support.market import Trader, fills_of, instrument, predictions, trader
 
@@ -282,6 +283,59 @@ def test_stake_files_never_leave_and_file_buyers_only_get_their_own(
     # no delivery listing reveals a stake file's content
     listing = client.get("/api/v1/deliveries", headers=stake_headers).json()
     assert [d["kind"] for d in listing] == ["submission"]
+    # nobody at all gets a link to the stake file: its seller, a stranger, the file buyer
+    for outsider in (seller, file_buyer):
+        r = client.post(
+            f"/api/v1/fills/{stake_fill.id}/download-link",
+            headers=bearer(make_token(market, outsider.user)),
+        )
+        assert r.status_code in (403, 404), r.text
+
+
+def browser_as(market: Container, who: Trader) -> TestClient:
+    """A browser session (cookie, CSRF token) logged in as ``who``."""
+    browser = api_client(market)
+    page = browser.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    r = browser.post(
+        "/login",
+        data={"username": who.user.username, "password": PASSWORD, "csrf_token": token[1]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return browser
+
+
+def test_the_browser_download_gives_the_buyer_the_file_and_refuses_everyone_else(
+    market: Container, client: TestClient, emulator: EmulatorServer, round_number: int
+) -> None:
+    seller, file_buyer, slot_buyer, stake_buyer, file_fills, stake_fill = setup_round(
+        market, emulator, round_number
+    )
+    content = predictions(emulator, round_number, seed=12)
+    assert upload(client, seller, content).status_code == 201
+
+    mine = browser_as(market, file_buyer).get(f"/deliveries/{file_fills[0].id}/download")
+    assert mine.status_code == 200 and mine.content == content
+    assert "attachment" in mine.headers["content-disposition"]
+    for who in (stake_buyer, seller, file_buyer, slot_buyer):  # the Stake Mode file: nobody
+        r = browser_as(market, who).get(f"/deliveries/{stake_fill.id}/download")
+        assert r.status_code in (403, 404) and content not in r.content, who.user.username
+    for who in (stake_buyer, seller, slot_buyer):  # another buyer's file
+        r = browser_as(market, who).get(f"/deliveries/{file_fills[0].id}/download")
+        assert r.status_code == 404 and content not in r.content, who.user.username
+    anonymous = api_client(market).get(
+        f"/deliveries/{file_fills[0].id}/download", follow_redirects=False
+    )
+    assert anonymous.status_code == 303 and "/login" in anonymous.headers["location"]
+
+    # exactly one download happened, and it is logged: who, which upload, which bytes
+    with market.db.transaction() as s:
+        logged = s.scalars(select(DownloadLog)).all()
+    assert [(d.user_id, d.sha256) for d in logged] == [
+        (file_buyer.id, hashlib.sha256(content).hexdigest())
+    ]
 
 
 def test_expired_links_fail(

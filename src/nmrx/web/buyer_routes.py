@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from nmrx.api.deps import container
 from nmrx.api.settlement import stream_fill_changes
 from nmrx.services import delivery, downloads, notifications, orders, settlement, wallet
 from nmrx.services.errors import ServiceError
 from nmrx.web.routes import render, to_login
-from nmrx.web.session import current_user_id, flash
+from nmrx.web.session import current_user_id
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,7 +29,8 @@ def deliveries_page(request: Request) -> Response:
 
 @router.get("/deliveries/{fill_id}/download")
 def download(request: Request, fill_id: int) -> Response:
-    """Browser download: the session's user, a fresh signed link, used at once and logged."""
+    """Browser download: the session's user, a fresh signed link, used at once and logged.
+    A refusal answers with its own status (404 for a Stake Mode file or another's fill)."""
     user_id = current_user_id(request)
     if user_id is None:
         return to_login(request)
@@ -39,8 +40,7 @@ def download(request: Request, fill_id: int) -> Response:
         token = link.url.rsplit("/", 1)[-1]
         got = downloads.fetch(c, user_id=user_id, token=token)
     except ServiceError as exc:
-        flash(request, exc.message, "error")
-        return RedirectResponse("/deliveries", status_code=303)
+        return render(request, "error.html", status_code=exc.status, error=exc.message)
     return Response(
         got.content,
         media_type=got.media_type,
