@@ -380,3 +380,115 @@ def test_two_protected_fills_on_one_slot_are_both_protected(
     )
     r.close_and_score()
     assert [state(market, i) for i in fill_ids] == ["refunded", "refunded"]
+
+
+def _select_after_close(world, model_id: str, round_number: int, content: bytes, filename: str):  # type: ignore[no-untyped-def]
+    """Make a new submission the selected one of a closed round on ``model_id``, scored like
+    an upload. Numerai refuses uploads to a closed round (so does the emulator): this is the
+    world's own bookkeeping, standing in for a change we could not otherwise cause."""
+    import hashlib
+
+    from numerai_emulator.scoring import clean_predictions, read_predictions, score
+    from numerai_emulator.state import Submission
+
+    model = world.model(model_id)
+    data = world.round_data(model.tournament, round_number)
+    scores = score(data, clean_predictions(data, read_predictions(content, filename)))
+    with world.lock:
+        sub = Submission(
+            id=world._uuid(),
+            model_id=model.id,
+            tournament=model.tournament,
+            round_number=round_number,
+            filename=filename,
+            inserted_at=world.now(),
+            content=content,
+            sha256=hashlib.sha256(content).hexdigest(),
+            scores=scores,
+        )
+        world.submissions[sub.id] = sub
+        world._by_model[model.id].append(sub)
+    assert world.selected_submission(model.id, round_number) is sub
+    return sub
+
+
+@pytest.mark.parametrize("reconciled_before_scores", [False, True])
+def test_an_override_after_the_close_is_caught_when_scores_arrive(
+    market: Container, emulator: EmulatorServer, reconciled_before_scores: bool
+) -> None:
+    """§5.3: ours must still be selected when the round closes AND when scores arrive. An
+    honest seller, ours selected at close; then the slot's selection changes to a file of
+    the buyer's that scores differently. Without the second check the buyer would be
+    refunded with a penalty; with it, the fill is released, unprotected — at the first
+    pass that sees the change, whether the scores are out yet or not."""
+    from nmrx.adapters.numerai import NumeraiError
+
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)
+    r.upload(seed=1)  # honest: the same file on the seller's own model
+    r.world.advance_to_next_close()
+    run(market)
+    assert state(market, fill_id) == "awaiting_scores"
+    slot = buyer.numerai.model_id(buyer.numerai.classic[0])
+    mine = predictions(emulator, r.number, seed=7)
+    with pytest.raises(NumeraiError):  # the round is closed: no upload goes to it any more
+        market.numerai.upload(
+            buyer.numerai.key, model_id=slot, tournament="classic", content=mine, filename="m.csv"
+        )
+    override = _select_after_close(r.world, slot, r.number, mine, "mine.csv")
+    seller_sub = r.world.selected_submission(
+        r.seller.numerai.model_id(r.seller.numerai.classic[0]), r.number
+    )
+    assert seller_sub is not None
+    assert (
+        abs(override.scores.value("v2_corr20", 1) - seller_sub.scores.value("v2_corr20", 1)) > 1e-6
+    )
+    if reconciled_before_scores:
+        run(market)  # no score yet, but ours is no longer selected: no reason to wait
+        assert state(market, fill_id) == "released"
+    r.world.advance_days(4)  # the first daily score of both models is out
+    run(market)
+    assert state(market, fill_id) == "released"
+    assert balances(market, buyer) == (nmr("199.5"), 0, 0)  # collateral back, no refund
+    assert balances(market, r.seller) == (nmr("170.49"), 0, nmr(30))  # paid, no penalty
+    assert fees(market) - r.fees_before == nmr("0.01")
+    with market.db.transaction() as s:
+        history = s.execute(
+            select(FillEvent.from_state, FillEvent.to_state, FillEvent.reason, FillEvent.detail)
+            .where(FillEvent.fill_id == fill_id)
+            .order_by(FillEvent.id)
+        ).all()
+    assert [(h[0], h[1], h[2]) for h in history] == [
+        ("pending_delivery", "delivered", "submitted"),
+        ("delivered", "awaiting_scores", "selected_at_close"),
+        ("awaiting_scores", "released", "override"),
+    ]
+    assert "replaced the automatic submission" in history[-1][3]
+    assert "penalty" not in history[-1][3]
+    assert check(market.db) == []
+
+
+def test_a_buyer_key_without_upload_scope_releases_to_the_seller(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    from nmrx.services import numerai_keys
+    from tests.support.emulator import key_with_scopes
+
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)
+    weak = key_with_scopes(emulator.world, buyer.numerai.username, ["read_user_info"])
+    numerai_keys.add_key(market, user_id=buyer.id, public_id=weak.public_id, secret=weak.secret)
+    r.upload()
+    assert state(market, fill_id) == "released"  # at once: no close, no scores to wait for
+    assert balances(market, buyer) == (nmr("199.5"), 0, 0)
+    assert balances(market, r.seller) == (nmr("170.49"), 0, nmr(30))
+    assert fees(market) - r.fees_before == nmr("0.01")
+    with market.db.transaction() as s:
+        history = s.execute(
+            select(FillEvent.to_state, FillEvent.reason).where(FillEvent.fill_id == fill_id)
+        ).all()
+    assert history == [("released", "buyer_delivery_fault")]
+    r.close_and_score()  # nothing moves a final fill
+    assert state(market, fill_id) == "released"
+    assert balances(market, buyer) == (nmr("199.5"), 0, 0)
+    assert balances(market, r.seller) == (nmr("170.49"), 0, nmr(30))

@@ -11,6 +11,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from huey import RedisHuey, SqliteHuey
+from huey.storage import RedisStorage, SqliteStorage
+from redis.connection import parse_url
 from sqlalchemy import select
 
 from nmrx.adapters.db.delivery_tables import Delivery
@@ -43,6 +46,30 @@ def worker(request: pytest.FixtureRequest, market: Container) -> Iterator[Worker
     for s, h in handlers.items():
         signal.signal(s, h)
     w.huey.flush()
+
+
+def test_the_worker_uses_the_queue_the_settings_ask_for(
+    request: pytest.FixtureRequest, market: Container, worker: Worker
+) -> None:
+    queue = request.node.callspec.params["worker"]
+    if queue == "redis":
+        # NMRX_REDIS_URL set: RedisHuey on that server, not the embedded SQLite queue.
+        assert type(worker.huey) is RedisHuey, type(worker.huey)
+        assert isinstance(worker.huey.storage, RedisStorage)
+        wanted = parse_url(REDIS_URL)
+        kwargs = worker.huey.storage.pool.connection_kwargs
+        assert {k: kwargs.get(k) for k in ("host", "port", "db")} == {
+            "host": wanted.get("host"),
+            "port": wanted.get("port", 6379),
+            "db": wanted.get("db", 0),
+        }
+        assert worker.huey.storage.conn.ping()
+    else:
+        assert queue == "sqlite" and not market.settings.redis_url
+        assert type(worker.huey) is SqliteHuey, type(worker.huey)
+        assert isinstance(worker.huey.storage, SqliteStorage)
+        assert worker.huey.storage.filename == str(market.settings.data_dir / "queue.sqlite3")
+    assert worker.huey.name == "nmrx"
 
 
 def wait_for(check, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
