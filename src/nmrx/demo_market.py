@@ -1,6 +1,6 @@
 """Seeding a living demo market: sellers with 20+ verified models and score history, ask
 ladders in every open book, a round already traded, delivered and settled (with reviews
-when the reputation feature is present), and fresh bids in the upcoming books.
+from its buyers), and fresh bids in the upcoming books.
 
 Everything goes through the real services and the emulator's HTTP APIs; only the
 emulator's admin API (demo only) creates Numerai accounts and moves its clock."""
@@ -28,6 +28,7 @@ from nmrx.services import (
     listings,
     numerai_keys,
     orders,
+    reviews,
     settlement,
     uploads,
     wallet,
@@ -213,10 +214,38 @@ def _trade_and_settle_a_round(
     instruments.close_books(c)
     admin.advance(days=4)
     settlement.reconcile(c)
+    _review_settled_purchases(c, users, traded_models, rng)
     admin.advance(to="next_open")
     instruments.sync_calendar(c)
     instruments.close_books(c)  # the rounds the clock passed: not left to the worker's first tick
     instruments.open_books(c)
+
+
+REVIEWS = [
+    (5, "Delivered on time and the consistency check passed. Ensembles well with mine."),
+    (4, "Solid file, arrived early in the round. Would buy again at this price."),
+    (3, "Delivered fine; the round's score was average, as the track record suggests."),
+]
+
+
+def _review_settled_purchases(
+    c: Container, users: dict[str, int], models: set[int], rng: random.Random
+) -> None:
+    """Each demo buyer reviews their settled purchases of the traded round, as a buyer would."""
+    for buyer in BUYERS:
+        for model_id in sorted(models):
+            for purchase in reviews.reviewable(c, user_id=users[buyer], model_id=model_id):
+                rating, text = rng.choice(REVIEWS)
+                if purchase.state != "released":
+                    rating, text = 2, "Not delivered as sold; refunded with the penalty, no chasing."
+                reviews.create_review(
+                    c,
+                    user_id=users[buyer],
+                    model_id=model_id,
+                    rating=rating,
+                    text=text,
+                    fill_id=purchase.fill_id,
+                )
 
 
 def _open_books(c: Container) -> list:  # type: ignore[type-arg]
