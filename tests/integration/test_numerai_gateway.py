@@ -189,3 +189,38 @@ def test_uploading_with_a_key_lacking_upload_scope_is_a_permission_error(
             content=_predictions(emulator, r, 3),
             filename="x.csv",
         )
+
+
+def test_an_invalid_request_is_classified_invalid_and_not_retried(
+    gateway: NumeraiGateway, emulator: EmulatorServer
+) -> None:
+    from nmrx.adapters.numerai import NumeraiInvalid
+
+    player = numerai_player(emulator.world)
+    first = player.classic[0]
+    emulator.world.set_bio(first, "untouched")
+    # an empty model id is a malformed argument for an account with several models
+    with pytest.raises(NumeraiInvalid, match="modelId is required") as caught:
+        gateway.set_bio(player.key, "", "should not land anywhere")
+    assert caught.value.kind == "invalid"
+    assert not isinstance(caught.value, NumeraiUnavailable)
+    assert gateway.sleeps == []  # not retried
+    assert emulator.world.model(first).bio == "untouched"
+
+
+def test_latency_beyond_the_timeout_is_unavailable_after_the_retries(
+    emulator: EmulatorServer,
+) -> None:
+    sleeps: list[float] = []
+    slow = NumeraiGateway(emulator.url, timeout=0.2, retries=3, backoff=0.01, sleep=sleeps.append)
+    emulator.world.faults.configure(latency_ms=1000)
+    try:
+        with pytest.raises(NumeraiUnavailable, match="gave up after 3 attempts") as caught:
+            slow.current_round()
+        assert "Timeout" in caught.value.message
+        assert caught.value.kind == "unavailable"
+        assert sleeps == [0.01, 0.02]  # two backoffs between three attempts
+    finally:
+        emulator.world.faults.clear()
+    assert emulator.world.faults.to_dict()["latency_ms"] == 0
+    assert slow.current_round().number == emulator.world.current_round().number
