@@ -351,3 +351,32 @@ def test_expired_links_fail(
     time.sleep(2.1)
     r = client.get(link["url"].replace("http://testserver", ""), headers=headers)
     assert r.status_code == 403 and "expired" in r.json()["error"]
+
+
+def test_the_seller_sees_each_rounds_buyers_and_where_their_deliveries_stand(
+    market: Container, client: TestClient, emulator: EmulatorServer, round_number: int
+) -> None:
+    seller, file_buyer, slot_buyer, stake_buyer, file_fills, stake_fill = setup_round(
+        market, emulator, round_number
+    )
+    model = seller.numerai.classic[0]
+    before = delivery.rounds_for_seller(market, user_id=seller.id)
+    assert [(r.model, r.round_number, r.buyers, r.fills) for r in before] == [
+        (model, round_number, 3, 3)
+    ]
+    assert (before[0].delivered, before[0].failed) == (0, 0) and before[0].waiting >= 3
+    assert delivery.rounds_for_seller(market, user_id=file_buyer.id) == []  # buyers sold nothing
+
+    assert upload(client, seller, predictions(emulator, round_number, seed=13)).status_code == 201
+    delivery.run_once(market)
+    with market.db.transaction() as s:
+        rows = s.scalars(
+            select(Delivery).where(Delivery.fill_id.in_([f.id for f in [*file_fills, stake_fill]]))
+        ).all()
+    after = delivery.rounds_for_seller(market, user_id=seller.id)[0]
+    assert (after.buyers, after.fills, after.waiting, after.failed) == (3, 3, 0, 0)
+    assert after.delivered == len(rows) == 4  # two downloads, two submissions (slot, stake)
+
+    page = browser_as(market, seller).get("/sell")
+    table = page.text[page.text.index('id="sold-rounds"') :]
+    assert f"<td>{model}</td><td>{round_number}</td><td>3</td><td>3</td>" in table

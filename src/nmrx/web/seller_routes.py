@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from nmrx.api.deps import container
 from nmrx.domain.money import InvalidAmount, format_nmr, parse_nmr
 from nmrx.domain.ownership import CheckOutcome
-from nmrx.services import collateral, notifications, numerai_keys, ownership, uploads
+from nmrx.services import collateral, delivery, notifications, numerai_keys, ownership, uploads
 from nmrx.services.errors import InvalidInput, ServiceError
 from nmrx.web.routes import render, to_login
 from nmrx.web.session import csrf_protect, current_user_id, flash
@@ -33,6 +33,7 @@ def sell_page(request: Request) -> Response:
         models=ownership.models_of(c, user_id=user_id),
         collateral=collateral.status(c, user_id=user_id),
         uploads=uploads.list_uploads(c, user_id=user_id)[:20],
+        sold_rounds=delivery.rounds_for_seller(c, user_id=user_id),
         todo=[n for n in notifications.for_user(c, user_id=user_id) if n.kind == "action"],
     )
 
