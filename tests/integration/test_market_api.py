@@ -10,7 +10,7 @@ import pytest
 
 from nmrx.bootstrap import Container
 from nmrx.domain.money import nmr
-from nmrx.services import instruments
+from nmrx.services import instruments, market_data, wallet
 from tests.support.books import make_model, make_seller, seed_calendar
 from tests.support.builders import api_client, bearer, make_token, make_user
 
@@ -251,3 +251,187 @@ def test_the_stream_sends_the_book_then_changes_and_trades(api) -> None:  # type
     assert (first["seq"], len(first["asks"])) == (1, 1)
     assert (after["seq"], after["asks"], after["bids"]) == (2, [], [])
     assert (trade["price"]["nmr"], trade["quantity"], trade["taker_side"]) == ("3.00", 1, "bid")
+
+
+def _trade(client, book_id: int, seller_auth, buyer_auth, quantity: int, price: str) -> None:  # type: ignore[no-untyped-def]
+    """One fill of ``quantity`` at ``price``: the seller rests an ask, the buyer takes it."""
+    ask = client.post(
+        "/api/v1/orders",
+        json={"instrument_id": book_id, "side": "ask", "quantity": quantity, "price": price},
+        headers=seller_auth,
+    )
+    assert ask.status_code == 201, ask.text
+    bid = client.post(
+        "/api/v1/orders",
+        json={"instrument_id": book_id, "side": "bid", "quantity": quantity, "price": price},
+        headers=buyer_auth,
+    )
+    assert bid.status_code == 201, bid.text
+    assert (bid.json()["state"], bid.json()["filled"]) == ("filled", quantity)
+
+
+def test_an_order_is_visible_and_cancellable_only_by_its_owner(api, container) -> None:  # type: ignore[no-untyped-def]
+    client, seller, seller_auth, buyer, buyer_auth = api
+    book = _first_book(client, seller.model_id)
+    client.post(
+        "/api/v1/orders",
+        json={"instrument_id": book["id"], "side": "ask", "quantity": 1, "price": "1"},
+        headers=seller_auth,
+    )
+    placed = client.post(
+        "/api/v1/orders",
+        json={
+            "instrument_id": book["id"],
+            "side": "bid",
+            "quantity": 3,
+            "price": "1.25",
+            "client_order_id": "mine-1",
+        },
+        headers=buyer_auth,
+    )
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+
+    own = client.get(f"/api/v1/orders/{order_id}", headers=buyer_auth)
+    assert own.status_code == 200, own.text
+    got = own.json()
+    assert {
+        k: got[k]
+        for k in (
+            "id",
+            "client_order_id",
+            "instrument_id",
+            "side",
+            "order_type",
+            "quantity",
+            "filled",
+            "remaining",
+            "state",
+            "cancel_reason",
+            "slot_model_id",
+            "standing_order_id",
+        )
+    } == {
+        "id": order_id,
+        "client_order_id": "mine-1",
+        "instrument_id": book["id"],
+        "side": "bid",
+        "order_type": "limit",
+        "quantity": 3,
+        "filled": 1,
+        "remaining": 2,
+        "state": "open",
+        "cancel_reason": None,
+        "slot_model_id": None,
+        "standing_order_id": None,
+    }
+    assert got["price"] == {"units": nmr("1.25"), "nmr": "1.25"}
+    assert [(f["price"]["units"], f["quantity"]) for f in got["fills"]] == [(nmr(1), 1)]
+
+    # The rest of the bid (2 × 1.25) is held; a stranger must not see or touch it.
+    held_before = wallet.balances(container.db, user_id=buyer.id)
+    assert held_before.held == nmr("2.5")
+    stranger = make_user(container, funds=nmr(5))
+    strangers = [seller_auth, bearer(make_token(container, stranger))]
+    for auth in strangers:
+        seen = client.get(f"/api/v1/orders/{order_id}", headers=auth)
+        assert seen.status_code == 404, seen.text
+        assert "no order" in seen.json()["error"]
+        cancel = client.delete(f"/api/v1/orders/{order_id}", headers=auth)
+        assert cancel.status_code == 404, cancel.text
+        assert "no order" in cancel.json()["error"]
+        assert all(o["id"] != order_id for o in client.get("/api/v1/orders", headers=auth).json())
+
+    after = client.get(f"/api/v1/orders/{order_id}", headers=buyer_auth).json()
+    assert (after["state"], after["remaining"], after["cancel_reason"]) == ("open", 2, None)
+    assert wallet.balances(container.db, user_id=buyer.id) == held_before
+    api_wallet = client.get("/api/v1/wallet", headers=buyer_auth).json()
+    assert api_wallet["held"]["units"] == nmr("2.5")
+    depth = client.get(f"/api/v1/instruments/{book['id']}/book").json()
+    assert depth["bids"] == [{"price": {"units": nmr("1.25"), "nmr": "1.25"}, "quantity": 2}]
+
+    # The owner still can cancel it, and that releases the hold.
+    mine = client.delete(f"/api/v1/orders/{order_id}", headers=buyer_auth)
+    assert mine.status_code == 200 and mine.json()["state"] == "cancelled"
+    assert wallet.balances(container.db, user_id=buyer.id).held == 0
+
+
+def test_price_history_gives_each_rounds_open_high_low_close_and_volume(api, container) -> None:  # type: ignore[no-untyped-def]
+    client, seller, seller_auth, buyer, buyer_auth = api
+    books = client.get(
+        "/api/v1/instruments", params={"model_id": seller.model_id, "mode": "file"}
+    ).json()
+    early, late = books[0], books[1]
+    assert early["round_number"] < late["round_number"]
+    # The later round trades first: the history must still be ordered by round.
+    for quantity, price in [(2, "0.5"), (1, "0.4"), (1, "0.9")]:
+        _trade(client, late["id"], seller_auth, buyer_auth, quantity, price)
+    for quantity, price in [(1, "2"), (2, "3.5"), (1, "1.25"), (3, "1.75")]:
+        _trade(client, early["id"], seller_auth, buyer_auth, quantity, price)
+    # A resting order that never traded is no part of the history.
+    client.post(
+        "/api/v1/orders",
+        json={"instrument_id": early["id"], "side": "ask", "quantity": 1, "price": "9"},
+        headers=seller_auth,
+    )
+    # Another model's trades stay in that model's history.
+    other = make_seller(container)
+    instruments.open_books(container)
+    other_book = _first_book(client, other.model_id)
+    _trade(client, other_book["id"], bearer(make_token(container, other.user)), buyer_auth, 1, "7")
+
+    expected = [
+        market_data.RoundBar(
+            round_number=early["round_number"],
+            open=nmr(2),
+            high=nmr("3.5"),
+            low=nmr("1.25"),
+            close=nmr("1.75"),
+            volume=7,
+            notional=nmr("15.5"),
+            trades=4,
+        ),
+        market_data.RoundBar(
+            round_number=late["round_number"],
+            open=nmr("0.5"),
+            high=nmr("0.9"),
+            low=nmr("0.4"),
+            close=nmr("0.9"),
+            volume=4,
+            notional=nmr("2.3"),
+            trades=3,
+        ),
+    ]
+    assert market_data.price_history(container, model_id=seller.model_id, mode="file") == expected
+    assert market_data.price_history(container, model_id=seller.model_id, mode="stake") == []
+
+    r = client.get(f"/api/v1/models/{seller.model_id}/price-history", params={"mode": "file"})
+    assert r.status_code == 200, r.text
+    bars = r.json()
+    assert [b["round_number"] for b in bars] == [early["round_number"], late["round_number"]]
+    assert [
+        (
+            b["open"]["units"],
+            b["high"]["units"],
+            b["low"]["units"],
+            b["close"]["units"],
+            b["volume"],
+            b["notional"]["units"],
+            b["trades"],
+        )
+        for b in bars
+    ] == [(e.open, e.high, e.low, e.close, e.volume, e.notional, e.trades) for e in expected]
+    assert [(b["open"]["nmr"], b["close"]["nmr"]) for b in bars] == [
+        ("2.00", "1.75"),
+        ("0.50", "0.90"),
+    ]
+    assert (
+        client.get(
+            f"/api/v1/models/{seller.model_id}/price-history", params={"mode": "stake"}
+        ).json()
+        == []
+    )
+    others = client.get(f"/api/v1/models/{other.model_id}/price-history").json()
+    assert [(b["round_number"], b["open"]["units"], b["volume"]) for b in others] == [
+        (other_book["round_number"], nmr(7), 1)
+    ]
