@@ -364,11 +364,36 @@ class World:
                     "upload auth query first"
                 )
             slot = max(slots, key=lambda s: s.created_at)
-        content = slot.content or b""
+        submission = self._record(
+            model, number, filename, slot.content or b"", now, trigger_id=trigger_id, source=source
+        )
+        with self.lock:
+            self.uploads.pop(slot.token, None)
+        return submission
+
+    def record_submission(
+        self, model_ref: str, round_number: int, content: bytes, filename: str
+    ) -> Submission:
+        """Test and demo control: make ``content`` the model's selected submission for a
+        round, even one already closed (which no upload can reach), scored like an upload.
+        It stands for what the platform cannot cause itself, e.g. a slot whose selection
+        changed after the close."""
+        return self._record(self.model(model_ref), round_number, filename, content, self.now())
+
+    def _record(
+        self,
+        model: Model,
+        number: int,
+        filename: str,
+        content: bytes,
+        now: datetime,
+        *,
+        trigger_id: str | None = None,
+        source: str | None = None,
+    ) -> Submission:
         data = self.round_data(model.tournament, number)
         scores = score(data, clean_predictions(data, read_predictions(content, filename)))
         with self.lock:
-            self.uploads.pop(slot.token, None)
             submission = Submission(
                 id=self._uuid(),
                 model_id=model.id,

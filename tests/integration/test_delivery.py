@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from nmrx.adapters.db.delivery_tables import Delivery, DownloadLog, PredictionUp
 from nmrx.bootstrap import Container
 from nmrx.services import delivery, numerai_keys
 from numerai_emulator import EmulatorServer
-from tests.support.builders import PASSWORD, api_client, bearer, make_token
+from tests.support.builders import api_client, bearer, browser_login, make_token
 from tests.support.emulator import key_with_scopes
 from tests.support.market import Trader, fills_of, instrument, predictions, trader
 
@@ -293,18 +292,7 @@ def test_stake_files_never_leave_and_file_buyers_only_get_their_own(
 
 
 def browser_as(market: Container, who: Trader) -> TestClient:
-    """A browser session (cookie, CSRF token) logged in as ``who``."""
-    browser = api_client(market)
-    page = browser.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token
-    r = browser.post(
-        "/login",
-        data={"username": who.user.username, "password": PASSWORD, "csrf_token": token[1]},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
-    return browser
+    return browser_login(market, who.user.username)
 
 
 def test_the_browser_download_gives_the_buyer_the_file_and_refuses_everyone_else(

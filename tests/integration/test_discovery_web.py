@@ -10,28 +10,12 @@ from fastapi.testclient import TestClient
 from nmrx.bootstrap import Container
 from nmrx.services import discovery, performance, reviews
 from numerai_emulator import EmulatorServer
-from tests.support.builders import PASSWORD, UserRef, api_client
+from tests.support.builders import UserRef, api_client, browser_login, csrf_token
 from tests.support.trading import Scenario
 
 
-def csrf(client: TestClient, path: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
 def login(market: Container, user: UserRef) -> TestClient:
-    client = api_client(market)
-    r = client.post(
-        "/login",
-        data={
-            "username": user.username,
-            "password": PASSWORD,
-            "csrf_token": csrf(client, "/login"),
-        },
-    )
-    assert r.status_code == 200
-    return client
+    return browser_login(market, user.username)
 
 
 def sold(market: Container, emulator: EmulatorServer) -> tuple[Scenario, int]:
@@ -91,7 +75,7 @@ def test_track_record_page_and_the_review_form(market: Container, emulator: Emul
     buyer = login(market, sc.buyers[0].user)
     form_page = buyer.get(path)
     assert f'<option value="{fill}">' in form_page.text
-    token = csrf(buyer, path)
+    token = csrf_token(buyer, path)
     refused = buyer.post(path.replace("track-record", "reviews"), data={"rating": "5", "text": "x"})
     assert refused.status_code == 403  # no CSRF token
     posted = buyer.post(
@@ -121,7 +105,7 @@ def test_track_record_page_and_the_review_form(market: Container, emulator: Emul
     stranger = api_client(market)
     r = stranger.post(
         f"/models/{model}/reviews",
-        data={"rating": "1", "text": "x", "csrf_token": csrf(stranger, "/login")},
+        data={"rating": "1", "text": "x", "csrf_token": csrf_token(stranger, "/login")},
     )
     assert r.status_code == 200 and r.url.path == "/login"
 
@@ -147,7 +131,7 @@ def test_the_seller_page_shows_standing_and_the_seller_replies(
         f"/reviews/{review.id}/reply",
         data={
             "text": "thank you",
-            "csrf_token": csrf(seller, f"/sellers/{name}"),
+            "csrf_token": csrf_token(seller, f"/sellers/{name}"),
             "back": f"/sellers/{name}",
         },
     )
@@ -156,6 +140,6 @@ def test_the_seller_page_shows_standing_and_the_seller_replies(
     buyer = login(market, sc.buyers[0].user)
     r = buyer.post(
         f"/reviews/{review.id}/reply",
-        data={"text": "me too", "csrf_token": csrf(buyer, f"/sellers/{name}")},
+        data={"text": "me too", "csrf_token": csrf_token(buyer, f"/sellers/{name}")},
     )
     assert "only the seller" in r.text.lower()

@@ -15,7 +15,14 @@ from nmrx.bootstrap import Container
 from nmrx.domain.money import nmr
 from nmrx.services import ownership, wallet
 from numerai_emulator import EmulatorServer
-from tests.support.builders import api_client, bearer, make_token, make_user
+from tests.support.builders import (
+    api_client,
+    bearer,
+    browser_login,
+    csrf_token,
+    make_token,
+    make_user,
+)
 from tests.support.emulator import key_with_scopes, numerai_player
 
 
@@ -451,27 +458,6 @@ def test_an_ownership_move_cancels_the_previous_owners_real_asks(
 # --- authorisation of the browser (HTML) routes ----------------------------------------
 
 
-def _csrf(browser: TestClient, path: str) -> str:
-    import re
-
-    page = browser.get(path)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def _browser_login(market: Container, username: str) -> TestClient:
-    from tests.support.builders import PASSWORD
-
-    browser = api_client(market)
-    r = browser.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": _csrf(browser, "/login")},
-    )
-    assert r.status_code == 200 and r.url.path != "/login", r.text
-    return browser
-
-
 def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
     market: Container, emulator: EmulatorServer
 ) -> None:
@@ -541,10 +527,10 @@ def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
         assert owned(market) == before
         assert {m.name for m in ownership.models_of(market, user_id=owner.id)} == set(owner_models)
 
-    browser = _browser_login(market, intruder.username)
+    browser = browser_login(market, intruder.username)
 
     r = browser.post(
-        f"/numerai-keys/{owner_key.id}/delete", data={"csrf_token": _csrf(browser, "/numerai-keys")}
+        f"/numerai-keys/{owner_key.id}/delete", data={"csrf_token": csrf_token(browser, "/numerai-keys")}
     )
     assert r.status_code == 200 and r.url.path == "/numerai-keys"
     assert f"no Numerai key {owner_key.id} on your account" in r.text
@@ -552,14 +538,14 @@ def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
     owners_things_intact()
 
     r = browser.post(
-        f"/sell/verifications/{code.id}/check", data={"csrf_token": _csrf(browser, "/sell")}
+        f"/sell/verifications/{code.id}/check", data={"csrf_token": csrf_token(browser, "/sell")}
     )
     assert r.status_code == 200 and r.url.path == "/sell"
     assert f"no verification code {code.id} on your account" in r.text
     reveals_nothing(r.text)
     owners_things_intact()
 
-    r = browser.post(f"/sell/models/{target}/release", data={"csrf_token": _csrf(browser, "/sell")})
+    r = browser.post(f"/sell/models/{target}/release", data={"csrf_token": csrf_token(browser, "/sell")})
     assert r.status_code == 200 and r.url.path == "/sell"
     assert f"you do not own model {target}" in r.text
     reveals_nothing(r.text)
@@ -568,7 +554,7 @@ def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
     file = predictions(emulator, round_number, seed=7)
     r = browser.post(
         f"/sell/models/{target}/upload",
-        data={"csrf_token": _csrf(browser, "/sell")},
+        data={"csrf_token": csrf_token(browser, "/sell")},
         files={"file": ("preds.csv", file, "text/csv")},
     )
     assert r.status_code == 200 and r.url.path == "/sell"
@@ -588,18 +574,18 @@ def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
     reveals_nothing(browser.get("/numerai-keys").text)
 
     # the very same requests from the owner do what they say: the refusals above were real
-    own = _browser_login(market, owner.username)
+    own = browser_login(market, owner.username)
     r = own.post(
         f"/sell/models/{target}/upload",
-        data={"csrf_token": _csrf(own, "/sell")},
+        data={"csrf_token": csrf_token(own, "/sell")},
         files={"file": ("preds.csv", file, "text/csv")},
     )
     assert "Accepted preds.csv" in r.text, r.text
-    r = own.post(f"/sell/verifications/{code.id}/check", data={"csrf_token": _csrf(own, "/sell")})
+    r = own.post(f"/sell/verifications/{code.id}/check", data={"csrf_token": csrf_token(own, "/sell")})
     assert owned(market)[coded_model] == owner.id
-    r = own.post(f"/sell/models/{target}/release", data={"csrf_token": _csrf(own, "/sell")})
+    r = own.post(f"/sell/models/{target}/release", data={"csrf_token": csrf_token(own, "/sell")})
     assert owned(market)[owner_player.classic[0]] is None
     own.post(
-        f"/numerai-keys/{owner_key.id}/delete", data={"csrf_token": _csrf(own, "/numerai-keys")}
+        f"/numerai-keys/{owner_key.id}/delete", data={"csrf_token": csrf_token(own, "/numerai-keys")}
     )
     assert numerai_keys.list_keys(market, user_id=owner.id) == []

@@ -383,32 +383,11 @@ def test_two_protected_fills_on_one_slot_are_both_protected(
 
 
 def _select_after_close(world, model_id: str, round_number: int, content: bytes, filename: str):  # type: ignore[no-untyped-def]
-    """Make a new submission the selected one of a closed round on ``model_id``, scored like
-    an upload. Numerai refuses uploads to a closed round (so does the emulator): this is the
-    world's own bookkeeping, standing in for a change we could not otherwise cause."""
-    import hashlib
-
-    from numerai_emulator.scoring import clean_predictions, read_predictions, score
-    from numerai_emulator.state import Submission
-
-    model = world.model(model_id)
-    data = world.round_data(model.tournament, round_number)
-    scores = score(data, clean_predictions(data, read_predictions(content, filename)))
-    with world.lock:
-        sub = Submission(
-            id=world._uuid(),
-            model_id=model.id,
-            tournament=model.tournament,
-            round_number=round_number,
-            filename=filename,
-            inserted_at=world.now(),
-            content=content,
-            sha256=hashlib.sha256(content).hexdigest(),
-            scores=scores,
-        )
-        world.submissions[sub.id] = sub
-        world._by_model[model.id].append(sub)
-    assert world.selected_submission(model.id, round_number) is sub
+    """Make a new submission the selected one of a closed round on ``model_id``. Numerai
+    refuses uploads to a closed round (so does the emulator): the emulator's control stands
+    in for a change we could not otherwise cause."""
+    sub = world.record_submission(model_id, round_number, content, filename)
+    assert world.selected_submission(world.model(model_id).id, round_number) is sub
     return sub
 
 

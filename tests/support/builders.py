@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
@@ -45,4 +46,35 @@ def api_client(container: Container) -> TestClient:
     return TestClient(create_app(container))
 
 
-__all__ = ["nmr", "make_user", "make_token", "bearer", "api_client", "UserRef"]
+def csrf_token(client: TestClient, path: str) -> str:
+    """The CSRF token of the form on the page at ``path``, as a browser would send it."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def browser_login(container: Container, username: str, password: str = PASSWORD) -> TestClient:
+    """A browser session (cookie, CSRF token) logged in through the login form."""
+    client = api_client(container)
+    r = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_token(client, "/login"),
+        },
+    )
+    assert r.status_code == 200 and r.url.path != "/login", r.text
+    return client
+
+
+__all__ = [
+    "nmr",
+    "make_user",
+    "make_token",
+    "bearer",
+    "api_client",
+    "csrf_token",
+    "browser_login",
+    "UserRef",
+]
