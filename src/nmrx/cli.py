@@ -43,24 +43,6 @@ def _serve(settings: Settings, host: str, port: int, demo_logins: list | None = 
     uvicorn.run(api, host=host, port=port, log_level="info")
 
 
-def _spawn_worker(settings: Settings):  # type: ignore[no-untyped-def]
-    """`nmrx worker` as a child process with the same settings (demo only)."""
-    import os
-    import subprocess
-
-    env = {
-        **os.environ,
-        "NMRX_DEMO": "true" if settings.demo else "false",
-        "NMRX_DATA_DIR": str(settings.data_dir),
-        "NMRX_DATABASE_URL": settings.database_url,
-        "NMRX_NUMERAI_API_URL": settings.numerai_api_url,
-        "NMRX_CLOCK": settings.clock,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "nmrx.cli", "worker"], env=env, stdout=subprocess.DEVNULL
-    )
-
-
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the marketplace (web pages and the JSON API) with the configured database."""
@@ -116,12 +98,14 @@ def demo(
                 f"  log in as [bold]{login.username}[/bold] / {login.password}  ({login.role})"
             )
         console.print("Register your own account too; the wallet page has a faucet.")
-        worker = _spawn_worker(settings)
+        from nmrx.worker.app import Worker
+
+        worker = Worker(container).consumer(workers=2, shutdown_timeout=5)
+        worker.start()  # in this process: threads beside the server's, one SQLite writer
         try:
             _serve(settings, host, port, demo_logins=logins)
         finally:
-            worker.terminate()
-            worker.wait(timeout=20)
+            worker.stop(graceful=True)
     finally:
         emulator.stop()
 

@@ -86,5 +86,10 @@ class Worker:
         self.send_webhook = send_webhook
         self.tick_now = tick_now
 
-    def consumer(self, workers: int = 2):  # type: ignore[no-untyped-def]
-        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    def consumer(self, workers: int = 2, shutdown_timeout: float | None = None):  # type: ignore[no-untyped-def]
+        return self.huey.create_consumer(
+            workers=workers,
+            worker_type="thread",
+            periodic=True,
+            shutdown_timeout=shutdown_timeout,
+        )
