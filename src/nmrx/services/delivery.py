@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from nmrx.adapters.db.delivery_tables import Delivery, PredictionUpload
@@ -419,39 +418,27 @@ def rounds_for_seller(c: Container, *, user_id: int, limit: int = 20) -> list[Ro
     """Per model and round the seller sold, newest round first: how many buyers and fills,
     and their deliveries delivered, waiting (nothing uploaded yet, or a submission being
     retried) and failed. A fill with no delivery yet counts as one waiting."""
+
+    def count(match: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((match, 1), else_=0)), 0)
+
     with c.db.transaction() as session:
         rows = session.execute(
             select(
                 NumeraiModel.name,
                 Instrument.round_number,
-                Fill.id,
-                Fill.buyer_user_id,
-                Delivery.state,
+                func.count(distinct(Fill.buyer_user_id)),
+                func.count(distinct(Fill.id)),
+                count(Delivery.state == DeliveryState.DELIVERED),
+                count(Delivery.state.is_(None) | (Delivery.state == DeliveryState.WAITING)),
+                count(Delivery.state == DeliveryState.FAILED),
             )
             .join(Instrument, Fill.instrument_id == Instrument.id)
             .join(NumeraiModel, Instrument.model_id == NumeraiModel.id)
             .outerjoin(Delivery, Delivery.fill_id == Fill.id)
             .where(Fill.seller_user_id == user_id)
+            .group_by(NumeraiModel.name, Instrument.round_number)
+            .order_by(Instrument.round_number.desc(), NumeraiModel.name)
+            .limit(limit)
         ).all()
-    buyers: dict[tuple[str, int], set[int]] = {}
-    fills: dict[tuple[str, int], set[int]] = {}
-    states: dict[tuple[str, int], Counter[str]] = {}
-    for model, round_number, fill_id, buyer, state in rows:
-        key = (model, round_number)
-        buyers.setdefault(key, set()).add(buyer)
-        fills.setdefault(key, set()).add(fill_id)
-        states.setdefault(key, Counter())[state or DeliveryState.WAITING] += 1
-    summaries = [
-        RoundDeliveries(
-            model=model,
-            round_number=number,
-            buyers=len(buyers[model, number]),
-            fills=len(fills[model, number]),
-            delivered=states[model, number][DeliveryState.DELIVERED],
-            waiting=states[model, number][DeliveryState.WAITING],
-            failed=states[model, number][DeliveryState.FAILED],
-        )
-        for model, number in states
-    ]
-    summaries.sort(key=lambda s: (-s.round_number, s.model))
-    return summaries[:limit]
+    return [RoundDeliveries(model, *(int(n) for n in counts)) for model, *counts in rows]
