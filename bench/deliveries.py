@@ -52,22 +52,19 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from nmrx.adapters.db.delivery_tables import Delivery
-from nmrx.adapters.db.market_tables import Fill, Instrument
-from nmrx.adapters.db.tables import NumeraiModel
-from nmrx.bootstrap import Container, bootstrap
-from nmrx.config import Settings
-from nmrx.domain.money import nmr
-from nmrx.services import (
-    accounts,
-    collateral,
-    delivery,
-    instruments,
-    numerai_keys,
-    orders,
-    uploads,
-    wallet,
-)
+from nmrx.accounts import service as accounts
+from nmrx.delivery import service as delivery
+from nmrx.delivery import uploads
+from nmrx.delivery.tables import Delivery
+from nmrx.market import instruments
+from nmrx.market import service as orders
+from nmrx.market.tables import Fill, Instrument
+from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.platform.config import Settings
+from nmrx.sellers import collateral, numerai_keys
+from nmrx.sellers.tables import NumeraiModel
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
 from numerai_emulator import CLASSIC, EmulatorServer, numerapi_pointed_at
 
 PASSWORD = "correct-horse-battery"

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from sortedcontainers import SortedDict
 
-from nmrx.domain.money import TICK
-from nmrx.domain.orderbook import OrderBook
-from nmrx.domain.orders import Filled, Order, OrderType, Side
+from nmrx.market.orderbook import OrderBook
+from nmrx.market.orders import Filled, Order, OrderType, Side
+from nmrx.wallet.money import TICK
 
 MID_TICKS = 10_000  # 1.0000 NMR
 

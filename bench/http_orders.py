@@ -37,11 +37,17 @@ from pathlib import Path
 
 import httpx
 
-from nmrx.adapters.db.tables import NumeraiModel, utcnow
-from nmrx.bootstrap import bootstrap
-from nmrx.config import Settings
-from nmrx.domain.money import TICK, format_nmr, nmr
-from nmrx.services import accounts, collateral, instruments, ledger, market_data, wallet
+from nmrx.accounts import service as accounts
+from nmrx.market import data as market_data
+from nmrx.market import instruments
+from nmrx.platform.bootstrap import bootstrap
+from nmrx.platform.clock import utcnow
+from nmrx.platform.config import Settings
+from nmrx.sellers import collateral
+from nmrx.sellers.tables import NumeraiModel
+from nmrx.wallet import ledger
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import TICK, format_nmr, nmr
 
 ANCHOR = (900, datetime(2025, 1, 7, 13, tzinfo=UTC), datetime(2025, 1, 7, 14, tzinfo=UTC))
 SELLERS = 4

@@ -36,15 +36,16 @@ import numpy as np
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from nmrx.adapters.db.engine import make_engine
-from nmrx.adapters.db.market_tables import Fill, Instrument, MarketOrder, NumeraiRound
-from nmrx.adapters.db.migrate import upgrade
-from nmrx.adapters.db.reputation_tables import ModelPerformance, Review
-from nmrx.adapters.db.tables import NumeraiModel, User
-from nmrx.bootstrap import Container, bootstrap
-from nmrx.config import Settings
-from nmrx.domain.money import TICK
-from nmrx.services import discovery
+from nmrx.accounts.tables import User
+from nmrx.market.tables import Fill, Instrument, MarketOrder, NumeraiRound
+from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.platform.config import Settings
+from nmrx.platform.db import make_engine
+from nmrx.platform.migrate import upgrade
+from nmrx.reputation import discovery
+from nmrx.reputation.tables import ModelPerformance, Review
+from nmrx.sellers.tables import NumeraiModel
+from nmrx.wallet.money import TICK
 
 ROUNDS, OPEN_ROUNDS, FIRST_ROUND = 20, 5, 1000
 BUYERS = 2_000

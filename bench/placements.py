@@ -28,11 +28,17 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from nmrx.adapters.db.tables import NumeraiModel, utcnow
-from nmrx.bootstrap import bootstrap
-from nmrx.config import Settings
-from nmrx.domain.money import TICK, nmr
-from nmrx.services import accounts, collateral, instruments, market_data, orders, wallet
+from nmrx.accounts import service as accounts
+from nmrx.market import data as market_data
+from nmrx.market import instruments
+from nmrx.market import service as orders
+from nmrx.platform.bootstrap import bootstrap
+from nmrx.platform.clock import utcnow
+from nmrx.platform.config import Settings
+from nmrx.sellers import collateral
+from nmrx.sellers.tables import NumeraiModel
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import TICK, nmr
 
 NOW = datetime(2025, 11, 26, 9, 0, tzinfo=UTC)
 ANCHOR = (900, datetime(2025, 1, 7, 13, tzinfo=UTC), datetime(2025, 1, 7, 14, tzinfo=UTC))

@@ -44,17 +44,20 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from nmrx.adapters.clock import FixedClock
-from nmrx.adapters.db.delivery_tables import Delivery, PredictionUpload
-from nmrx.adapters.db.engine import make_engine
-from nmrx.adapters.db.market_tables import Fill, Instrument, MarketOrder
-from nmrx.adapters.db.settlement_tables import FillEvent
-from nmrx.adapters.db.tables import LedgerAccount, LedgerTransfer, NumeraiModel, User
-from nmrx.bootstrap import Container, bootstrap
-from nmrx.config import Settings
-from nmrx.domain.ledger import USER_KINDS, AccountKind, platform_account_key
-from nmrx.domain.money import UNITS_PER_NMR
-from nmrx.services import ledger, settlement
+from nmrx.accounts.tables import User
+from nmrx.delivery.tables import Delivery, PredictionUpload
+from nmrx.market.tables import Fill, Instrument, MarketOrder
+from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.platform.clock import FixedClock
+from nmrx.platform.config import Settings
+from nmrx.platform.db import make_engine
+from nmrx.sellers.tables import NumeraiModel
+from nmrx.settlement import service as settlement
+from nmrx.settlement.tables import FillEvent
+from nmrx.wallet import ledger
+from nmrx.wallet.money import UNITS_PER_NMR
+from nmrx.wallet.rules import USER_KINDS, AccountKind, platform_account_key
+from nmrx.wallet.tables import LedgerAccount, LedgerTransfer
 
 ROUND = 1000
 CLOSE = datetime(2025, 6, 2, 14, 0, tzinfo=UTC)

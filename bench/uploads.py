@@ -5,7 +5,7 @@
 One classic predictions file (``--rows`` ids ``"n"`` + 15 hex characters, predictions
 uniform in (0, 1)) as CSV and as parquet. For each format, per run:
 
-* nmrx validate   — ``nmrx.domain.predictions.validate`` (parse + our diagnosis + Numerai's
+* nmrx validate   — ``nmrx.delivery.predictions.validate`` (parse + our diagnosis + Numerai's
                     ``validate_submission_numerai`` on a copy of the frame);
 * nmrx store      — ``LocalEncryptedStore.put`` (AES-GCM, written to a temp dir) +
                     ``fingerprint`` (SHA-256): the rest of what the upload service does per file;
@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 from numerai_tools.submissions import validate_submission_numerai
 
-from nmrx.adapters.crypto import SecretBox
-from nmrx.adapters.storage import LocalEncryptedStore, fingerprint
-from nmrx.domain.predictions import validate
+from nmrx.delivery.predictions import validate
+from nmrx.platform.crypto import SecretBox
+from nmrx.platform.storage import LocalEncryptedStore, fingerprint
 
 WARMUP = 3
 

@@ -15,12 +15,12 @@ from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from nmrx.adapters import passwords
-from nmrx.adapters.db.engine import make_engine
-from nmrx.adapters.db.migrate import upgrade
-from nmrx.bootstrap import Container, bootstrap
-from nmrx.config import Settings
-from nmrx.services import ledger
+from nmrx.accounts import passwords
+from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.platform.config import Settings
+from nmrx.platform.db import make_engine
+from nmrx.platform.migrate import upgrade
+from nmrx.wallet import ledger
 
 PG_URL = os.environ.get("NMRX_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -11,16 +11,21 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from nmrx import __version__
-from nmrx.api import delivery, sellers, settlement, v1
-from nmrx.api import market as market_api
-from nmrx.api import reputation as reputation_api
-from nmrx.bootstrap import Container
-from nmrx.domain.money import InvalidAmount
-from nmrx.services.errors import ServiceError, Unauthorized
-from nmrx.web import buyer_routes, market_routes, seller_routes
-from nmrx.web import discovery_routes as discovery_web
+from nmrx.accounts import api as v1
+from nmrx.delivery import api as delivery
+from nmrx.delivery import web as buyer_routes
+from nmrx.market import api as market_api
+from nmrx.market import web as market_routes
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.errors import ServiceError, Unauthorized
+from nmrx.reputation import api as reputation_api
+from nmrx.reputation import web as discovery_web
+from nmrx.sellers import api as sellers
+from nmrx.sellers import web as seller_routes
+from nmrx.settlement import api as settlement
+from nmrx.wallet.money import InvalidAmount
 from nmrx.web import routes as web
-from nmrx.worker.app import Worker
+from nmrx.worker import Worker
 
 
 def _wants_json(request: Request) -> bool:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from nmrx.client.cli_commands import register as register_client_commands
-from nmrx.config import InsecureSettings, Settings
+from nmrx.platform.config import InsecureSettings, Settings
 
 app = typer.Typer(help="NMRX — the Numerai prediction exchange.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -35,7 +35,7 @@ def _serve(settings: Settings, host: str, port: int, demo_logins: list | None = 
     import uvicorn
 
     from nmrx.app import create_app
-    from nmrx.bootstrap import bootstrap
+    from nmrx.platform.bootstrap import bootstrap
 
     container = bootstrap(settings)
     api = create_app(container)
@@ -60,10 +60,10 @@ def demo(
 ) -> None:
     """Start a fresh demo marketplace: new SQLite database, the bundled Numerai emulator,
     demo users with test NMR, verified models and seller collateral."""
-    from nmrx.adapters.emulator_admin import EmulatorAdmin
-    from nmrx.bootstrap import bootstrap
-    from nmrx.demo import EmulatorProcess
-    from nmrx.demo_market import seed
+    from nmrx.demo.market import seed
+    from nmrx.demo.run import EmulatorProcess
+    from nmrx.platform.bootstrap import bootstrap
+    from nmrx.platform.emulator_admin import EmulatorAdmin
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -98,7 +98,7 @@ def demo(
                 f"  log in as [bold]{login.username}[/bold] / {login.password}  ({login.role})"
             )
         console.print("Register your own account too; the wallet page has a faucet.")
-        from nmrx.worker.app import Worker
+        from nmrx.worker import Worker
 
         worker = Worker(container).consumer(workers=2, shutdown_timeout=5)
         worker.start()  # in this process: threads beside the server's, one SQLite writer
@@ -113,8 +113,8 @@ def demo(
 @app.command()
 def worker(workers: int = 2) -> None:
     """Run the background worker: deliveries, book opening and closing, webhooks, settlement."""
-    from nmrx.bootstrap import bootstrap
-    from nmrx.worker.app import Worker
+    from nmrx.platform.bootstrap import bootstrap
+    from nmrx.worker import Worker
 
     container = bootstrap(_settings())
     queue = "Redis" if container.settings.redis_url else "SQLite"
@@ -127,8 +127,9 @@ def settle(loop: bool = False, interval: float = 1.0) -> None:
     """Run delivery and settlement passes now (once, or in a loop until interrupted)."""
     import time
 
-    from nmrx.bootstrap import bootstrap
-    from nmrx.services import delivery, settlement
+    from nmrx.delivery import service as delivery
+    from nmrx.platform.bootstrap import bootstrap
+    from nmrx.settlement import service as settlement
 
     container = bootstrap(_settings())
     while True:
@@ -147,9 +148,9 @@ def demo_clock(
     data_dir: Path = Path("data/demo"),
 ) -> None:
     """Demo control: move the running demo's Numerai clock and run deliveries and settlement."""
-    from nmrx.bootstrap import bootstrap
-    from nmrx.services import demo_clock as clock
-    from nmrx.services.errors import ServiceError
+    from nmrx.demo import control as clock
+    from nmrx.platform.bootstrap import bootstrap
+    from nmrx.platform.errors import ServiceError
 
     state_file = data_dir / "demo.json"
     if not state_file.exists():
@@ -172,7 +173,7 @@ def demo_clock(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    from nmrx.bootstrap import bootstrap
+    from nmrx.platform.bootstrap import bootstrap
 
     container = bootstrap(_settings())
     console.print(
@@ -184,8 +185,8 @@ def db_upgrade() -> None:
 @ledger_app.command("check")
 def ledger_check() -> None:
     """Verify every ledger invariant; print each violation; exit 1 on any."""
-    from nmrx.bootstrap import bootstrap
-    from nmrx.services import ledger
+    from nmrx.platform.bootstrap import bootstrap
+    from nmrx.wallet import ledger
 
     container = bootstrap(_settings())
     violations = ledger.check(container.db)

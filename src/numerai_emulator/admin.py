@@ -175,7 +175,9 @@ def admin_routes(world: World, admin_token: str) -> list[Route]:
         return model_info(world, world.set_at_risk(p["model"], int(body["round"]), body["at_risk"]))
 
     def backfill(body: dict, p: dict) -> dict:
-        made = world.backfill(p["model"], int(body.get("rounds", 30)), skill=float(body.get("skill", 0.05)))
+        made = world.backfill(
+            p["model"], int(body.get("rounds", 30)), skill=float(body.get("skill", 0.05))
+        )
         return {"model": p["model"], "submissions": made}
 
     def set_faults(body: dict, _p: dict) -> dict:

@@ -421,14 +421,20 @@ class World:
 
         model = self.model(model_ref)
         latest = calendar.latest_open_round(self.now())
-        closed = [n for n in range(latest - rounds - 1, latest + 1) if calendar.round_times(n).close <= self.now()]
+        closed = [
+            n
+            for n in range(latest - rounds - 1, latest + 1)
+            if calendar.round_times(n).close <= self.now()
+        ]
         made = 0
         for number in closed[-rounds:]:
             data = self.round_data(model.tournament, number)
             digest = hashlib.sha256(f"{self.seed}:{model.id}:{number}".encode()).digest()
             rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
             target = data.targets.reindex(data.ids).fillna(0.5).to_numpy()
-            blended = skill * (target - target.mean()) / (target.std() or 1) + rng.standard_normal(len(target))
+            blended = skill * (target - target.mean()) / (target.std() or 1) + rng.standard_normal(
+                len(target)
+            )
             ranks = blended.argsort().argsort()
             preds = pd.Series((ranks + 0.5) / len(ranks), index=data.ids, name="prediction")
             scores = score(data, preds.sort_index())

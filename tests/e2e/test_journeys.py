@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from nmrx.adapters.numerai import NumeraiGateway
+from nmrx.platform.numerai import NumeraiGateway
 from tests.e2e.conftest import emulator_admin
 from tests.e2e.test_newcomer import SCREENSHOTS
 

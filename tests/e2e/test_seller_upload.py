@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from playwright.sync_api import Page, expect
 
-from nmrx.adapters.numerai import NumeraiGateway
+from nmrx.platform.numerai import NumeraiGateway
 
 
 def test_alice_uploads_this_rounds_predictions_and_a_bad_file_is_refused(
@@ -25,9 +25,13 @@ def test_alice_uploads_this_rounds_predictions_and_a_bad_file_is_refused(
     round_number = gateway.current_round().number
     ids = gateway.live_universe("classic", round_number)
     good = tmp_path / "alice_preds.csv"
-    pd.DataFrame({"id": ids, "prediction": np.linspace(0.01, 0.99, len(ids))}).to_csv(good, index=False)
+    pd.DataFrame({"id": ids, "prediction": np.linspace(0.01, 0.99, len(ids))}).to_csv(
+        good, index=False
+    )
     bad = tmp_path / "broken.csv"
-    pd.DataFrame({"id": ids[:-3], "prediction": np.linspace(0.01, 0.99, len(ids) - 3)}).to_csv(bad, index=False)
+    pd.DataFrame({"id": ids[:-3], "prediction": np.linspace(0.01, 0.99, len(ids) - 3)}).to_csv(
+        bad, index=False
+    )
 
     page.goto(f"{demo_server}/sell")
 
@@ -38,6 +42,10 @@ def test_alice_uploads_this_rounds_predictions_and_a_bad_file_is_refused(
 
     page.get_by_label("Predictions for alice_m1").set_input_files(str(good))
     page.get_by_role("row", name="alice_m1").get_by_role("button", name="Upload this round").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Accepted alice_preds.csv for round {round_number}")
-    expect(page.get_by_role("status")).to_contain_text("Also submitted to your own model on Numerai")
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Accepted alice_preds.csv for round {round_number}"
+    )
+    expect(page.get_by_role("status")).to_contain_text(
+        "Also submitted to your own model on Numerai"
+    )
     expect(page.get_by_role("cell", name="alice_preds.csv")).to_be_visible()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nmrx.bootstrap import Container, bootstrap
-from nmrx.services import ledger
+from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.wallet import ledger
 from numerai_emulator import EmulatorServer
 from tests.conftest import make_settings
 

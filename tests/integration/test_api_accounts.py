@@ -8,9 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nmrx.app import create_app
-from nmrx.bootstrap import Container, bootstrap
-from nmrx.domain.money import nmr
-from nmrx.services import ledger, wallet
+from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.wallet import ledger
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
 from tests.conftest import make_settings
 from tests.support.builders import api_client, bearer, make_token, make_user
 
@@ -120,7 +121,7 @@ def test_a_user_cannot_revoke_another_users_token(client: TestClient, container:
 def test_tokens_are_stored_hashed(container: Container) -> None:
     from sqlalchemy import select
 
-    from nmrx.adapters.db.tables import ApiToken
+    from nmrx.accounts.tables import ApiToken
 
     token = make_token(container, make_user(container))
     with container.db.transaction() as s:
@@ -134,9 +135,9 @@ def test_passwords_are_stored_as_argon2id_hashes(
     from argon2 import Type
     from sqlalchemy import select
 
-    from nmrx.adapters import passwords
-    from nmrx.adapters.db.tables import User
-    from nmrx.services import accounts
+    from nmrx.accounts import passwords
+    from nmrx.accounts import service as accounts
+    from nmrx.accounts.tables import User
 
     assert passwords.DEFAULT_HASHER.type is Type.ID
     monkeypatch.setattr(passwords, "_hasher", passwords.DEFAULT_HASHER)  # production's cost

@@ -7,11 +7,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from nmrx.adapters.db.market_tables import Instrument
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import collateral, instruments, listings, market_data, orders, wallet
-from nmrx.services.errors import Conflict, Forbidden
+from nmrx.market import data as market_data
+from nmrx.market import instruments
+from nmrx.market import service as orders
+from nmrx.market import standing_orders as listings
+from nmrx.market.tables import Instrument
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.errors import Conflict, Forbidden
+from nmrx.sellers import collateral
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
 from tests.support.books import NOW, instrument_id, make_model, make_seller, open_market
 from tests.support.builders import make_user
 

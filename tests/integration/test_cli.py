@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from nmrx.adapters.db.tables import LedgerAccount
-from nmrx.bootstrap import Container
+from nmrx.platform.bootstrap import Container
+from nmrx.wallet.tables import LedgerAccount
 
 NMRX = [sys.executable, "-m", "nmrx.cli"]
 

@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from nmrx.adapters.db.delivery_tables import Delivery, DownloadLog, PredictionUpload
-from nmrx.bootstrap import Container
-from nmrx.services import delivery, numerai_keys
+from nmrx.delivery import service as delivery
+from nmrx.delivery.tables import Delivery, DownloadLog, PredictionUpload
+from nmrx.platform.bootstrap import Container
+from nmrx.sellers import numerai_keys
 from numerai_emulator import EmulatorServer
 from tests.support.builders import api_client, bearer, browser_login, make_token
 from tests.support.emulator import key_with_scopes

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from nmrx.adapters.db.reputation_tables import InstrumentStats
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import discovery, instruments, performance, reviews
-from nmrx.services.errors import InvalidInput
+from nmrx.market import instruments
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.errors import InvalidInput
+from nmrx.reputation import discovery, reviews
+from nmrx.reputation import track_records as performance
+from nmrx.reputation.tables import InstrumentStats
+from nmrx.wallet.money import nmr
 from numerai_emulator import EmulatorServer
 from tests.support.builders import api_client
 from tests.support.market import Trader, instrument, trader
@@ -39,7 +41,7 @@ def world(market: Container, emulator: EmulatorServer) -> dict[str, object]:
     b.place(book(market, b, number, "file", 1), "ask", 1, "0.8")
     buyer.place(book(market, a, number, "file"), "bid", 2, "0.5")
     buyer.place(book(market, b, number, "file"), "bid", 1, "0.3")
-    from nmrx.services import uploads
+    from nmrx.delivery import uploads
     from tests.support.market import predictions
 
     uploads.upload_predictions(
@@ -187,7 +189,7 @@ def test_trending_compares_windows_and_closed_books_are_final(
 def test_the_worker_tick_syncs_track_records_and_refreshes_the_list(
     market: Container, emulator: EmulatorServer
 ) -> None:
-    from nmrx.worker.app import tick
+    from nmrx.worker import tick
 
     emulator.world.advance_to_next_open()
     seller = trader(market, emulator, funds=nmr(100), collateral_nmr=20)

@@ -7,8 +7,9 @@ import re
 
 from fastapi.testclient import TestClient
 
-from nmrx.bootstrap import Container
-from nmrx.services import discovery, performance, reviews
+from nmrx.platform.bootstrap import Container
+from nmrx.reputation import discovery, reviews
+from nmrx.reputation import track_records as performance
 from numerai_emulator import EmulatorServer
 from tests.support.builders import UserRef, api_client, browser_login, csrf_token
 from tests.support.trading import Scenario

@@ -11,7 +11,7 @@ import time
 
 from fastapi.testclient import TestClient
 
-from nmrx.bootstrap import Container
+from nmrx.platform.bootstrap import Container
 from numerai_emulator import EmulatorServer
 from tests.support.builders import PASSWORD, api_client, bearer, make_token
 from tests.support.trading import Scenario

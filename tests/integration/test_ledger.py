@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from nmrx.adapters.db import ledger as ledger_db
-from nmrx.adapters.db.tables import LedgerTransfer
-from nmrx.bootstrap import Container
-from nmrx.domain.ledger import (
+from nmrx.platform.bootstrap import Container
+from nmrx.wallet import ledger
+from nmrx.wallet import repo as ledger_db
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
+from nmrx.wallet.rules import (
     AccountKind,
     InsufficientFunds,
     LedgerError,
@@ -17,8 +19,7 @@ from nmrx.domain.ledger import (
     platform_account_key,
     user_account_key,
 )
-from nmrx.domain.money import nmr
-from nmrx.services import ledger, wallet
+from nmrx.wallet.tables import LedgerTransfer
 from tests.support.builders import make_user
 
 ESCROW = platform_account_key(AccountKind.ESCROW)
@@ -137,7 +138,7 @@ def test_a_fully_posted_hold_cannot_be_voided_into_money(container: Container) -
 def test_ledger_check_reports_a_tampered_balance(container: Container) -> None:
     alice = make_user(container, funds=nmr(5))
     with container.db.transaction() as s:
-        from nmrx.adapters.db.tables import LedgerAccount
+        from nmrx.wallet.tables import LedgerAccount
 
         row = s.scalars(select(LedgerAccount).where(LedgerAccount.key == avail(alice.id))).one()
         row.credits += 1

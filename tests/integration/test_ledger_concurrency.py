@@ -6,10 +6,11 @@ import random
 import threading
 from collections import Counter
 
-from nmrx.bootstrap import Container
-from nmrx.domain.ledger import AccountKind, InsufficientFunds, TransferSpec, user_account_key
-from nmrx.domain.money import nmr
-from nmrx.services import ledger, wallet
+from nmrx.platform.bootstrap import Container
+from nmrx.wallet import ledger
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
+from nmrx.wallet.rules import AccountKind, InsufficientFunds, TransferSpec, user_account_key
 from tests.support.builders import make_user
 
 THREADS = 8

@@ -19,15 +19,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from nmrx.bootstrap import bootstrap
-from nmrx.domain.ledger import (
+from nmrx.platform.bootstrap import bootstrap
+from nmrx.wallet import ledger
+from nmrx.wallet import service as wallet
+from nmrx.wallet.rules import (
     AccountKind,
     LedgerError,
     TransferSpec,
     platform_account_key,
     user_account_key,
 )
-from nmrx.services import ledger, wallet
 from tests.conftest import BACKENDS, _truncate_all, make_settings
 from tests.support.builders import make_user
 

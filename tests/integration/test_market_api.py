@@ -8,9 +8,11 @@ import time
 
 import pytest
 
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import instruments, market_data, wallet
+from nmrx.market import data as market_data
+from nmrx.market import instruments
+from nmrx.platform.bootstrap import Container
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
 from tests.support.books import make_model, make_seller, seed_calendar
 from tests.support.builders import api_client, bearer, make_token, make_user
 

@@ -11,12 +11,14 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from nmrx.adapters.db.market_sql import MarketSql
-from nmrx.adapters.db.market_tables import Fill, MarketOrder
-from nmrx.bootstrap import Container, bootstrap
-from nmrx.domain.money import TICK, nmr
-from nmrx.services import ledger, market_data, orders
-from nmrx.services.errors import ServiceError
+from nmrx.market import data as market_data
+from nmrx.market import service as orders
+from nmrx.market.sql import MarketSql
+from nmrx.market.tables import Fill, MarketOrder
+from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.platform.errors import ServiceError
+from nmrx.wallet import ledger
+from nmrx.wallet.money import TICK, nmr
 from tests.conftest import make_settings
 from tests.support.books import NOW, instrument_id, make_seller, open_market
 from tests.support.builders import make_user

@@ -23,11 +23,15 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from nmrx.adapters.db.market_tables import Instrument, MarketOrder
-from nmrx.bootstrap import bootstrap
-from nmrx.domain.money import TICK, nmr
-from nmrx.services import instruments, ledger, listings, orders, wallet
-from nmrx.services.errors import ServiceError
+from nmrx.market import instruments
+from nmrx.market import service as orders
+from nmrx.market import standing_orders as listings
+from nmrx.market.tables import Instrument, MarketOrder
+from nmrx.platform.bootstrap import bootstrap
+from nmrx.platform.errors import ServiceError
+from nmrx.wallet import ledger
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import TICK, nmr
 from tests.conftest import BACKENDS, _truncate_all, make_settings
 from tests.support.books import NOW, make_model, make_seller, seed_calendar
 from tests.support.builders import make_user

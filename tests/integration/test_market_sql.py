@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from nmrx.adapters.db import ledger as ledger_db
-from nmrx.adapters.db.market_sql import MarketSql
-from nmrx.adapters.db.tables import LedgerAccount, LedgerHold, LedgerTransfer, utcnow
-from nmrx.bootstrap import Container
-from nmrx.domain.ledger import AccountKind, InsufficientFunds, LedgerError, platform_account_key
-from nmrx.domain.money import nmr
+from nmrx.market.sql import MarketSql
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.clock import utcnow
+from nmrx.wallet import repo as ledger_db
+from nmrx.wallet.money import nmr
+from nmrx.wallet.rules import AccountKind, InsufficientFunds, LedgerError, platform_account_key
+from nmrx.wallet.tables import LedgerAccount, LedgerHold, LedgerTransfer
 from tests.support.builders import make_user
 
 ESCROW = platform_account_key(AccountKind.ESCROW)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from nmrx.adapters.db.tables import Base
-from nmrx.bootstrap import Container
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.tables import Base
 
 
 def test_migrated_schema_matches_the_models(container: Container) -> None:

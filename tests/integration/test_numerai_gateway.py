@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nmrx.adapters.numerai import (
+from nmrx.platform.numerai import (
     NumeraiAuthError,
     NumeraiGateway,
     NumeraiKey,
@@ -194,7 +194,7 @@ def test_uploading_with_a_key_lacking_upload_scope_is_a_permission_error(
 def test_an_invalid_request_is_classified_invalid_and_not_retried(
     gateway: NumeraiGateway, emulator: EmulatorServer
 ) -> None:
-    from nmrx.adapters.numerai import NumeraiInvalid
+    from nmrx.platform.numerai import NumeraiInvalid
 
     player = numerai_player(emulator.world)
     first = player.classic[0]

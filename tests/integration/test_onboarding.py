@@ -10,10 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
-from nmrx.adapters.db.tables import NumeraiModel, OwnershipCode, OwnershipMove, utcnow
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import ownership, wallet
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.clock import utcnow
+from nmrx.sellers import ownership
+from nmrx.sellers.tables import NumeraiModel, OwnershipCode, OwnershipMove
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
 from numerai_emulator import EmulatorServer
 from tests.support.builders import (
     api_client,
@@ -426,7 +428,7 @@ def test_users_cannot_see_or_touch_each_others_keys_codes_models_or_collateral(
 def test_an_ownership_move_cancels_the_previous_owners_real_asks(
     market: Container, emulator: EmulatorServer
 ) -> None:
-    from nmrx.services import orders
+    from nmrx.market import service as orders
     from tests.support.market import instrument, trader
 
     emulator.world.advance_to_next_open()
@@ -440,7 +442,7 @@ def test_an_ownership_move_cancels_the_previous_owners_real_asks(
     ask = old.place(book, "ask", 3, "0.5").order
     assert ask.state == "open"
     new_owner = make_user(market)
-    from nmrx.services import numerai_keys
+    from nmrx.sellers import numerai_keys
 
     numerai_keys.add_key(
         market,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from nmrx.adapters.db.tables import OwnershipCode
-from nmrx.bootstrap import Container
-from nmrx.services import ownership
+from nmrx.platform.bootstrap import Container
+from nmrx.sellers import ownership
+from nmrx.sellers.tables import OwnershipCode
 from numerai_emulator import EmulatorServer
 from tests.integration.test_onboarding import owned
 from tests.support.builders import (
@@ -24,9 +24,9 @@ from tests.support.emulator import numerai_player
 def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
     market: Container, emulator: EmulatorServer
 ) -> None:
-    from nmrx.adapters.db.delivery_tables import PredictionUpload
-    from nmrx.adapters.db.tables import NumeraiApiKey
-    from nmrx.services import numerai_keys
+    from nmrx.delivery.tables import PredictionUpload
+    from nmrx.sellers import numerai_keys
+    from nmrx.sellers.tables import NumeraiApiKey
     from tests.support.market import predictions
 
     world = emulator.world
@@ -93,7 +93,8 @@ def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
     browser = browser_login(market, intruder.username)
 
     r = browser.post(
-        f"/numerai-keys/{owner_key.id}/delete", data={"csrf_token": csrf_token(browser, "/numerai-keys")}
+        f"/numerai-keys/{owner_key.id}/delete",
+        data={"csrf_token": csrf_token(browser, "/numerai-keys")},
     )
     assert r.status_code == 200 and r.url.path == "/numerai-keys"
     assert f"no Numerai key {owner_key.id} on your account" in r.text
@@ -108,7 +109,9 @@ def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
     reveals_nothing(r.text)
     owners_things_intact()
 
-    r = browser.post(f"/sell/models/{target}/release", data={"csrf_token": csrf_token(browser, "/sell")})
+    r = browser.post(
+        f"/sell/models/{target}/release", data={"csrf_token": csrf_token(browser, "/sell")}
+    )
     assert r.status_code == 200 and r.url.path == "/sell"
     assert f"you do not own model {target}" in r.text
     reveals_nothing(r.text)
@@ -144,11 +147,14 @@ def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
         files={"file": ("preds.csv", file, "text/csv")},
     )
     assert "Accepted preds.csv" in r.text, r.text
-    r = own.post(f"/sell/verifications/{code.id}/check", data={"csrf_token": csrf_token(own, "/sell")})
+    r = own.post(
+        f"/sell/verifications/{code.id}/check", data={"csrf_token": csrf_token(own, "/sell")}
+    )
     assert owned(market)[coded_model] == owner.id
     r = own.post(f"/sell/models/{target}/release", data={"csrf_token": csrf_token(own, "/sell")})
     assert owned(market)[owner_player.classic[0]] is None
     own.post(
-        f"/numerai-keys/{owner_key.id}/delete", data={"csrf_token": csrf_token(own, "/numerai-keys")}
+        f"/numerai-keys/{owner_key.id}/delete",
+        data={"csrf_token": csrf_token(own, "/numerai-keys")},
     )
     assert numerai_keys.list_keys(market, user_id=owner.id) == []

@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from nmrx.adapters.db.market_tables import Fill, MarketOrder
-from nmrx.adapters.db.tables import LedgerHold, NumeraiModel
-from nmrx.adapters.numerai import ModelRef
-from nmrx.bootstrap import Container, bootstrap
-from nmrx.domain.money import nmr
-from nmrx.services import collateral, market_data, orders, ownership, wallet
-from nmrx.services.errors import Conflict, Forbidden, InvalidInput, ServiceError
+from nmrx.market import data as market_data
+from nmrx.market import service as orders
+from nmrx.market.tables import Fill, MarketOrder
+from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, ServiceError
+from nmrx.platform.numerai import ModelRef
+from nmrx.sellers import collateral, ownership
+from nmrx.sellers.tables import NumeraiModel
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
+from nmrx.wallet.tables import LedgerHold
 from tests.conftest import make_settings
 from tests.support.books import NOW, instrument_id, make_model, make_seller, open_market
 from tests.support.builders import make_user

@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from nmrx.adapters.db.reputation_tables import ModelPerformance
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.domain.reputation import summarize
-from nmrx.services import instruments, performance
-from nmrx.services.errors import Unavailable
+from nmrx.market import instruments
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.errors import Unavailable
+from nmrx.reputation import track_records as performance
+from nmrx.reputation.rules import summarize
+from nmrx.reputation.tables import ModelPerformance
+from nmrx.wallet.money import nmr
 from numerai_emulator import EmulatorServer
 from numerai_emulator import calendar as emulator_calendar
 from numerai_emulator.scoring import payout as emulator_payout

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from nmrx.bootstrap import Container
-from nmrx.services import reviews
-from nmrx.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from nmrx.reputation import reviews
 from numerai_emulator import EmulatorServer
 from tests.support.builders import api_client, bearer, make_token
 from tests.support.trading import Scenario

@@ -9,12 +9,15 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from nmrx.adapters.db.market_tables import Fill
-from nmrx.adapters.db.settlement_tables import FillEvent
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import delivery, settlement, uploads, wallet
-from nmrx.services.ledger import check
+from nmrx.delivery import service as delivery
+from nmrx.delivery import uploads
+from nmrx.market.tables import Fill
+from nmrx.platform.bootstrap import Container
+from nmrx.settlement import service as settlement
+from nmrx.settlement.tables import FillEvent
+from nmrx.wallet import service as wallet
+from nmrx.wallet.ledger import check
+from nmrx.wallet.money import nmr
 from numerai_emulator import EmulatorServer
 from tests.support.market import Trader, fills_of, instrument, predictions, trader
 
@@ -27,7 +30,7 @@ def balances(market: Container, who: Trader) -> tuple[int, int, int]:
 
 
 def fees(market: Container) -> int:
-    from nmrx.adapters.db.tables import LedgerAccount
+    from nmrx.wallet.tables import LedgerAccount
 
     with market.db.transaction() as s:
         row = s.scalars(select(LedgerAccount).where(LedgerAccount.key == "platform:fees")).one()
@@ -305,7 +308,7 @@ def test_two_reconcilers_at_once_settle_each_fill_exactly_once(
 def test_the_timeline_explains_each_step_to_buyer_and_seller_only(
     market: Container, emulator: EmulatorServer
 ) -> None:
-    from nmrx.services.errors import NotFound
+    from nmrx.platform.errors import NotFound
 
     r = Round(market, emulator)
     buyer, fill_id = stake_buy(r)
@@ -400,7 +403,7 @@ def test_an_override_after_the_close_is_caught_when_scores_arrive(
     the buyer's that scores differently. Without the second check the buyer would be
     refunded with a penalty; with it, the fill is released, unprotected — at the first
     pass that sees the change, whether the scores are out yet or not."""
-    from nmrx.adapters.numerai import NumeraiError
+    from nmrx.platform.numerai import NumeraiError
 
     r = Round(market, emulator)
     buyer, fill_id = stake_buy(r)
@@ -450,7 +453,7 @@ def test_an_override_after_the_close_is_caught_when_scores_arrive(
 def test_a_buyer_key_without_upload_scope_releases_to_the_seller(
     market: Container, emulator: EmulatorServer
 ) -> None:
-    from nmrx.services import numerai_keys
+    from nmrx.sellers import numerai_keys
     from tests.support.emulator import key_with_scopes
 
     r = Round(market, emulator)

@@ -36,13 +36,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from nmrx.adapters.db.delivery_tables import Delivery
-from nmrx.adapters.db.market_tables import Fill
-from nmrx.adapters.db.settlement_tables import FillEvent
-from nmrx.adapters.db.tables import LedgerAccount, LedgerTransfer
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import uploads, wallet
+from nmrx.delivery import uploads
+from nmrx.delivery.tables import Delivery
+from nmrx.market.tables import Fill
+from nmrx.platform.bootstrap import Container
+from nmrx.settlement.tables import FillEvent
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
+from nmrx.wallet.tables import LedgerAccount, LedgerTransfer
 from numerai_emulator import EmulatorServer
 from tests.support.market import Trader, fills_of, instrument, predictions, trader
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import reviews, standing
+from nmrx.platform.bootstrap import Container
+from nmrx.reputation import reviews, standing
+from nmrx.wallet.money import nmr
 from numerai_emulator import EmulatorServer
 from tests.support.builders import api_client
 from tests.support.market import fills_of
@@ -15,7 +15,7 @@ from tests.support.trading import Scenario, run
 
 
 def state_of(market: Container, fill_id: int) -> str:
-    from nmrx.adapters.db.market_tables import Fill
+    from nmrx.market.tables import Fill
 
     with market.db.transaction() as s:
         return s.get(Fill, fill_id).state

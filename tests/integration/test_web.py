@@ -7,9 +7,10 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import accounts, wallet
+from nmrx.accounts import service as accounts
+from nmrx.platform.bootstrap import Container
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
 from tests.support.builders import PASSWORD, api_client, make_user
 
 

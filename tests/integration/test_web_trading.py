@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import wallet
+from nmrx.platform.bootstrap import Container
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
 from numerai_emulator import EmulatorServer
 from tests.support.builders import PASSWORD, api_client
 from tests.support.market import fills_of, instrument, trader
@@ -95,7 +95,9 @@ def test_refusals_are_shown_and_change_nothing(market: Container, emulator: Emul
 def test_the_model_page_shows_track_record_and_offers_a_review_after_settlement(
     market: Container, emulator: EmulatorServer
 ) -> None:
-    from nmrx.services import delivery, settlement, uploads
+    from nmrx.delivery import service as delivery
+    from nmrx.delivery import uploads
+    from nmrx.settlement import service as settlement
     from tests.support.market import predictions
 
     emulator.world.advance_to_next_open()
@@ -124,7 +126,8 @@ def test_the_model_page_shows_track_record_and_offers_a_review_after_settlement(
 def test_a_seller_sets_a_ladder_on_the_model_page_and_a_bad_line_changes_nothing(
     market: Container, emulator: EmulatorServer
 ) -> None:
-    from nmrx.services import listings, market_data
+    from nmrx.market import data as market_data
+    from nmrx.market import standing_orders as listings
 
     emulator.world.advance_to_next_open()
     r = emulator.world.current_round().number

@@ -15,10 +15,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from sqlalchemy import select
 
-from nmrx.adapters.db.delivery_tables import WebhookCall
-from nmrx.adapters.webhooks import SIGNATURE_HEADER, verify
-from nmrx.bootstrap import Container
-from nmrx.services import delivery, webhooks
+from nmrx.delivery import service as delivery
+from nmrx.delivery import webhooks
+from nmrx.delivery.tables import WebhookCall
+from nmrx.delivery.webhook_sender import SIGNATURE_HEADER, verify
+from nmrx.platform.bootstrap import Container
 from numerai_emulator import EmulatorServer
 from tests.support.market import instrument, trader
 
@@ -202,7 +203,7 @@ def test_an_unreachable_receiver_gives_up_after_the_last_attempt(
 
 
 def test_webhook_urls_must_be_http(market: Container, emulator: EmulatorServer) -> None:
-    from nmrx.services.errors import InvalidInput
+    from nmrx.platform.errors import InvalidInput
 
     seller = trader(market, emulator)
     with pytest.raises(InvalidInput, match="https://"):

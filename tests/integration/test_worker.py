@@ -16,11 +16,11 @@ from huey.storage import RedisStorage, SqliteStorage
 from redis.connection import parse_url
 from sqlalchemy import select
 
-from nmrx.adapters.db.delivery_tables import Delivery
-from nmrx.adapters.db.market_tables import Fill
-from nmrx.bootstrap import Container
-from nmrx.services import uploads
-from nmrx.worker.app import Worker
+from nmrx.delivery import uploads
+from nmrx.delivery.tables import Delivery
+from nmrx.market.tables import Fill
+from nmrx.platform.bootstrap import Container
+from nmrx.worker import Worker
 from numerai_emulator import EmulatorServer
 from tests.conftest import IN_CI
 from tests.support.market import fills_of, instrument, predictions, trader

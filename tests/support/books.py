@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from nmrx.adapters.db.market_tables import Instrument
-from nmrx.adapters.db.tables import NumeraiApiKey, NumeraiModel, utcnow
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import collateral, instruments
+from nmrx.market import instruments
+from nmrx.market.tables import Instrument
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.clock import utcnow
+from nmrx.sellers import collateral
+from nmrx.sellers.tables import NumeraiApiKey, NumeraiModel
+from nmrx.wallet.money import nmr
 from tests.support.builders import UserRef, make_user
 
 # Round 900 opened on Tuesday 2025-01-07 13:00 UTC (the emulator's anchor too).

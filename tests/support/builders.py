@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
 
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import accounts, wallet
+from nmrx.accounts import service as accounts
+from nmrx.platform.bootstrap import Container
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import nmr
 
 _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery"

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nmrx.adapters.numerai import NumeraiKey
+from nmrx.platform.numerai import NumeraiKey
 from numerai_emulator import CLASSIC, SCOPES, SIGNALS, World
 
 _names = itertools.count(1)

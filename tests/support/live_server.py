@@ -10,7 +10,7 @@ import urllib.request
 
 import uvicorn
 
-from nmrx.bootstrap import Container
+from nmrx.platform.bootstrap import Container
 
 
 class LiveServer:

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from nmrx.adapters.db.market_tables import Fill, Instrument
-from nmrx.adapters.db.tables import NumeraiModel
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import collateral, instruments, numerai_keys, orders
+from nmrx.market import instruments
+from nmrx.market import service as orders
+from nmrx.market.tables import Fill, Instrument
+from nmrx.platform.bootstrap import Container
+from nmrx.sellers import collateral, numerai_keys
+from nmrx.sellers.tables import NumeraiModel
+from nmrx.wallet.money import nmr
 from numerai_emulator import EmulatorServer
 from tests.support.builders import UserRef, make_user
 from tests.support.emulator import NumeraiPlayer, numerai_player

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nmrx.bootstrap import Container
-from nmrx.domain.money import nmr
-from nmrx.services import delivery, settlement, uploads
+from nmrx.delivery import service as delivery
+from nmrx.delivery import uploads
+from nmrx.platform.bootstrap import Container
+from nmrx.settlement import service as settlement
+from nmrx.wallet.money import nmr
 from numerai_emulator import EmulatorServer
 from tests.support.market import Trader, fills_of, instrument, predictions, trader
 

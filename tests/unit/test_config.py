@@ -1,6 +1,6 @@
 import pytest
 
-from nmrx.config import DEMO_SECRET_KEY, InsecureSettings, Settings
+from nmrx.platform.config import DEMO_SECRET_KEY, InsecureSettings, Settings
 
 
 def test_default_secret_is_refused_outside_demo(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from nmrx.adapters.crypto import DecryptionFailed, SecretBox
+from nmrx.platform.crypto import DecryptionFailed, SecretBox
 
 
 def test_round_trip_and_ciphertext_hides_the_plaintext() -> None:

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from nmrx.api.deps import container
-from nmrx.domain.money import InvalidAmount, format_nmr, parse_nmr
-from nmrx.services import accounts, collateral, wallet
-from nmrx.services.errors import ServiceError
+from nmrx.accounts import service as accounts
+from nmrx.platform.api_deps import container
+from nmrx.platform.errors import ServiceError
+from nmrx.sellers import collateral
+from nmrx.wallet import service as wallet
+from nmrx.wallet.money import InvalidAmount, format_nmr, parse_nmr
 from nmrx.web.session import (
     csrf_protect,
     csrf_token,
@@ -54,7 +56,7 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    from nmrx.services import market_data
+    from nmrx.market import data as market_data
 
     nearest: dict[tuple[int, str], object] = {}
     for i in market_data.list_instruments(container(request)):
@@ -214,14 +216,14 @@ def demo_page(request: Request) -> Response:
             status_code=404,
             error="the demo control exists only in demo mode",
         )
-    from nmrx.services import demo_clock
+    from nmrx.demo import control as demo_clock
 
     return render(request, "demo.html", clock=demo_clock.status(c))
 
 
 @router.post("/demo/clock", dependencies=[Depends(csrf_protect)])
 def demo_clock_move(request: Request, to: str = Form(...), days: str = Form("1")) -> Response:
-    from nmrx.services import demo_clock
+    from nmrx.demo import control as demo_clock
 
     if current_user_id(request) is None:
         return to_login(request)

@@ -6,7 +6,7 @@ import secrets
 
 from fastapi import Request
 
-from nmrx.services.errors import Forbidden, Unauthorized
+from nmrx.platform.errors import Forbidden, Unauthorized
 
 
 def csrf_token(request: Request) -> str:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nmrx.bootstrap import Container
 from nmrx.client import Client
+from nmrx.platform.bootstrap import Container
 from numerai_emulator import EmulatorServer
 from tests.support.builders import make_token
 from tests.support.live_server import LiveServer

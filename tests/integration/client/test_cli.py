@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from nmrx.bootstrap import Container
 from nmrx.cli import app
 from nmrx.client import AuthError, Client, predictions_csv
+from nmrx.platform.bootstrap import Container
 from numerai_emulator import EmulatorServer
 from tests.integration.client.conftest import Party, party, predictions_frame
 from tests.support.builders import PASSWORD

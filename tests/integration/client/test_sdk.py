@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nmrx.bootstrap import Container
 from nmrx.client import AuthError, Client, NotFound, Refused, predictions_csv
-from nmrx.domain.money import nmr
+from nmrx.platform.bootstrap import Container
+from nmrx.wallet.money import nmr
 from numerai_emulator import EmulatorServer
 from tests.integration.client.conftest import Party, party, predictions_frame
 from tests.support.live_server import LiveServer

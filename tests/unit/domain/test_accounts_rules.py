@@ -1,6 +1,6 @@
 import pytest
 
-from nmrx.domain.accounts import (
+from nmrx.accounts.rules import (
     AccountError,
     Scope,
     check_password_strength,

@@ -1,6 +1,6 @@
 import pytest
 
-from nmrx.domain.ledger import (
+from nmrx.wallet.rules import (
     AccountKind,
     AccountSnapshot,
     HoldRecord,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nmrx.domain.market import (
+from nmrx.market.rules import (
     BidHold,
     InvalidLadderText,
     Mode,
@@ -16,7 +16,7 @@ from nmrx.domain.market import (
     order_problem,
     parse_ladder,
 )
-from nmrx.domain.money import TICK, nmr
+from nmrx.wallet.money import TICK, nmr
 
 
 def test_stake_mode_collateral_is_a_rate_of_one_nmr_per_unit() -> None:

@@ -1,6 +1,13 @@
 import pytest
 
-from nmrx.domain.money import TICK, InvalidAmount, format_nmr, is_on_tick, parse_nmr, parse_units
+from nmrx.wallet.money import (
+    TICK,
+    InvalidAmount,
+    format_nmr,
+    is_on_tick,
+    parse_nmr,
+    parse_units,
+)
 
 
 @pytest.mark.parametrize(

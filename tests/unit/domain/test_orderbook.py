@@ -6,9 +6,8 @@ import itertools
 
 import pytest
 
-from nmrx.domain.money import TICK, nmr
-from nmrx.domain.orderbook import CrossedBookError, OrderBook
-from nmrx.domain.orders import (
+from nmrx.market.orderbook import CrossedBookError, OrderBook
+from nmrx.market.orders import (
     Accepted,
     Cancelled,
     CancelReason,
@@ -22,6 +21,7 @@ from nmrx.domain.orders import (
     RestingOrder,
     Side,
 )
+from nmrx.wallet.money import TICK, nmr
 
 P100 = nmr("1")  # 1.0000 NMR
 P101 = P100 + TICK

@@ -14,9 +14,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from nmrx.domain.money import TICK, nmr
-from nmrx.domain.orderbook import OrderBook
-from nmrx.domain.orders import (
+from nmrx.market.orderbook import OrderBook
+from nmrx.market.orders import (
     Accepted,
     Cancelled,
     CancelReason,
@@ -30,6 +29,7 @@ from nmrx.domain.orders import (
     RestingOrder,
     Side,
 )
+from nmrx.wallet.money import TICK, nmr
 
 MID = nmr("0.05")
 OWNERS = st.integers(min_value=1, max_value=3)  # few owners: self-trades are frequent

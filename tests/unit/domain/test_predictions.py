@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nmrx.domain.predictions import InvalidPredictions, validate
+from nmrx.delivery.predictions import InvalidPredictions, validate
 
 UNIVERSE = [f"n{i:015x}" for i in range(200)]
 TICKERS = [f"T{i} US" for i in range(300)]
@@ -24,7 +24,12 @@ def good_frame(n: int = 200) -> pd.DataFrame:
 
 def refusal(content: bytes, filename: str = "p.csv", tournament: str = "classic") -> str:
     with pytest.raises(InvalidPredictions) as info:
-        validate(content, filename, universe=TICKERS if tournament == "signals" else UNIVERSE, tournament=tournament)
+        validate(
+            content,
+            filename,
+            universe=TICKERS if tournament == "signals" else UNIVERSE,
+            tournament=tournament,
+        )
     return str(info.value)
 
 
@@ -36,7 +41,10 @@ def test_a_complete_csv_is_accepted() -> None:
 def test_parquet_is_accepted_with_the_id_as_index_or_column() -> None:
     buffer = io.BytesIO()
     good_frame().set_index("id").to_parquet(buffer)
-    assert validate(buffer.getvalue(), "p.parquet", universe=UNIVERSE, tournament="classic").format == "parquet"
+    assert (
+        validate(buffer.getvalue(), "p.parquet", universe=UNIVERSE, tournament="classic").format
+        == "parquet"
+    )
 
 
 def test_missing_ids_are_counted_with_examples() -> None:
@@ -66,15 +74,18 @@ def test_wrong_columns_are_named() -> None:
     assert "wrong columns ['id', 'pred']" in message
 
 
-@pytest.mark.parametrize(("content", "expected"), [(b"", "the file is empty"), (b"PAR1garbage", "not readable parquet")])
+@pytest.mark.parametrize(
+    ("content", "expected"), [(b"", "the file is empty"), (b"PAR1garbage", "not readable parquet")]
+)
 def test_unreadable_files_are_refused(content: bytes, expected: str) -> None:
     assert expected in refusal(content, "p.parquet")
 
 
 def test_signals_need_at_least_100_tickers_of_the_universe() -> None:
     few = pd.DataFrame({"numerai_ticker": TICKERS[:50], "signal": np.linspace(0.1, 0.9, 50)})
-    assert "only 50 tickers of the round's universe are covered; at least 100 are needed" in refusal(
-        csv(few), tournament="signals"
+    assert (
+        "only 50 tickers of the round's universe are covered; at least 100 are needed"
+        in refusal(csv(few), tournament="signals")
     )
     enough = pd.DataFrame({"numerai_ticker": TICKERS[:150], "signal": np.linspace(0.1, 0.9, 150)})
     assert validate(csv(enough), "s.csv", universe=TICKERS, tournament="signals").covered == 150

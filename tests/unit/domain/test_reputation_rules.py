@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nmrx.domain.reputation import (
+from nmrx.reputation.rules import (
     CORR,
     MMC,
     ReviewRefusal,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nmrx.domain.rounds import CalendarError, Round, RoundCalendar
+from nmrx.market.rounds import CalendarError, Round, RoundCalendar
 from numerai_emulator import calendar as emulator_calendar
 
 MARGIN = timedelta(minutes=20)

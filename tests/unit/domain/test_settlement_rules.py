@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nmrx.domain.settlement import (
+from nmrx.settlement.rules import (
     Facts,
     FillState,
     IllegalTransition,

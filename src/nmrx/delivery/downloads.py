@@ -1,0 +1,101 @@
+"""Downloads of purchased files (File Mode only): short-lived signed links, only for the
+buyer, only for the purchased round, every download logged. Stake Mode files never leave."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from nmrx.delivery.rules import DeliveryKind, DeliveryState
+from nmrx.delivery.tables import Delivery, DownloadLog, PredictionUpload
+from nmrx.market.tables import Fill, Instrument
+from nmrx.platform.bootstrap import Container
+from nmrx.platform.errors import Conflict, Forbidden, NotFound
+from nmrx.sellers.tables import NumeraiModel
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    url: str
+    expires_in: int
+    filename: str
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    content: bytes
+    filename: str
+    sha256: str
+    media_type: str
+
+
+def _signer(c: Container) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(c.settings.secret_key, salt="nmrx-download-link")
+
+
+def _filename(model: str, round_number: int, fmt: str) -> str:
+    return f"{model}_round{round_number}.{'parquet' if fmt == 'parquet' else 'csv'}"
+
+
+def _download_delivery(session, user_id: int, fill_id: int) -> tuple[Delivery, Fill, Instrument]:  # type: ignore[no-untyped-def]
+    fill = session.get(Fill, fill_id)
+    if fill is None or fill.buyer_user_id != user_id:
+        raise NotFound(f"no purchase {fill_id} of yours")
+    instrument = session.get(Instrument, fill.instrument_id)
+    if instrument.mode == "stake":
+        raise Forbidden(
+            "Stake Mode purchases are submitted to your slot; the file itself is never downloadable "
+            "(the seller's IP protection)"
+        )
+    delivery = session.scalars(
+        select(Delivery).where(
+            Delivery.fill_id == fill_id, Delivery.kind == DeliveryKind.DOWNLOAD.value
+        )
+    ).first()
+    if delivery is None or delivery.state != DeliveryState.DELIVERED or delivery.upload_id is None:
+        raise Conflict("the seller has not uploaded this round's file yet")
+    return delivery, fill, instrument
+
+
+def create_link(c: Container, *, user_id: int, fill_id: int, base_url: str = "") -> DownloadLink:
+    with c.db.transaction() as session:
+        delivery, _fill, instrument = _download_delivery(session, user_id, fill_id)
+        upload = session.get(PredictionUpload, delivery.upload_id)
+        model = session.get(NumeraiModel, instrument.model_id)
+        name = _filename(model.name, instrument.round_number, upload.format)  # type: ignore[union-attr]
+    token = _signer(c).dumps({"f": fill_id, "u": user_id})
+    return DownloadLink(
+        f"{base_url}/api/v1/downloads/{token}", c.settings.download_link_ttl_seconds, name
+    )
+
+
+def fetch(c: Container, *, user_id: int, token: str) -> DownloadedFile:
+    try:
+        data = _signer(c).loads(token, max_age=c.settings.download_link_ttl_seconds)
+    except SignatureExpired:
+        raise Forbidden("this download link has expired; ask for a new one") from None
+    except BadSignature:
+        raise NotFound("no such download link") from None
+    if data.get("u") != user_id:
+        raise Forbidden("this download link belongs to another account")
+    with c.db.transaction() as session:
+        delivery, _fill, instrument = _download_delivery(session, user_id, int(data["f"]))
+        upload = session.get(PredictionUpload, delivery.upload_id)
+        model = session.get(NumeraiModel, instrument.model_id)
+        assert upload is not None and model is not None
+        session.add(
+            DownloadLog(
+                delivery_id=delivery.id, user_id=user_id, upload_id=upload.id, sha256=upload.sha256
+            )
+        )
+        storage_key, sha, fmt, name = upload.storage_key, upload.sha256, upload.format, model.name
+        round_number = instrument.round_number
+    content = c.files.get(storage_key)
+    return DownloadedFile(
+        content=content,
+        filename=_filename(name, round_number, fmt),
+        sha256=sha,
+        media_type="application/octet-stream" if fmt == "parquet" else "text/csv",
+    )

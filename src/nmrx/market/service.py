@@ -1,0 +1,352 @@
+"""Order use cases: place (limit, IOC, FOK, post-only, Buy Now, Sell Now), cancel, read.
+
+Each call is one unit of work on one instrument (see :mod:`nmrx.market.matching`).
+Every order carries a client order id, unique per user: resubmitting it returns the
+original order (with ``duplicate=True``) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from nmrx.market.matching import (
+    MarketTransaction,
+    OrderRequest,
+    cancel_in,
+    execute,
+    now_or_default,
+    prepare,
+    run,
+)
+from nmrx.market.orders import CancelReason, OrderType, Side
+from nmrx.market.rules import InstrumentState, OrderState, StandingState
+from nmrx.market.sql import FillRow, OrderRow
+from nmrx.market.tables import Fill, Instrument, MarketOrder, StandingOrder
+from nmrx.platform.errors import InvalidInput, NotFound
+from nmrx.sellers import ownership
+
+if TYPE_CHECKING:
+    from nmrx.platform.bootstrap import Container
+
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+RESERVED_PREFIX = "standing:"  # client ids of orders placed from standing orders
+
+
+@dataclass(frozen=True)
+class FillView:
+    id: int
+    instrument_id: int
+    buy_order_id: int
+    sell_order_id: int
+    taker_side: str
+    price: int
+    quantity: int
+    notional: int
+    fee_rate_bp: int
+    buyer_collateral: int
+    slot_model_id: int | None
+    state: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: int
+    client_order_id: str
+    instrument_id: int
+    side: str
+    order_type: str
+    price: int
+    quantity: int
+    filled: int
+    remaining: int
+    state: str
+    cancel_reason: str | None
+    slot_model_id: int | None
+    standing_order_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    fills: list[FillView]
+
+
+@dataclass(frozen=True)
+class Placement:
+    order: OrderView
+    duplicate: bool  # the client order id was used before: this is the original order
+
+
+def fill_view(f: Fill | FillRow) -> FillView:
+    return FillView(
+        f.id,
+        f.instrument_id,
+        f.buy_order_id,
+        f.sell_order_id,
+        f.taker_side,
+        f.price,
+        f.quantity,
+        f.notional,
+        f.fee_rate_bp,
+        f.buyer_collateral,
+        f.slot_model_id,
+        f.state,
+        f.created_at,
+    )
+
+
+def _fills_of(session: Session, order_id: int) -> list[FillView]:
+    fills = session.scalars(
+        select(Fill)
+        .where(or_(Fill.buy_order_id == order_id, Fill.sell_order_id == order_id))
+        .order_by(Fill.id)
+    ).all()
+    return [fill_view(f) for f in fills]
+
+
+def order_view(o: MarketOrder | OrderRow, fills: list[FillView]) -> OrderView:
+    return OrderView(
+        o.id,
+        o.client_order_id,
+        o.instrument_id,
+        o.side,
+        o.order_type,
+        o.price,
+        o.quantity,
+        o.filled,
+        o.remaining,
+        o.state,
+        o.cancel_reason,
+        o.slot_model_id,
+        o.standing_order_id,
+        o.created_at,
+        o.updated_at,
+        fills,
+    )
+
+
+def stored_view(session: Session, o: MarketOrder | OrderRow) -> OrderView:
+    return order_view(o, _fills_of(session, o.id))
+
+
+def plain_view(mt: MarketTransaction, o: OrderRow) -> OrderView:
+    return order_view(o, [fill_view(f) for f in mt.sql.fills_of(o.id)])
+
+
+def _by_client_id(session: Session, user_id: int, client_order_id: str) -> MarketOrder | None:
+    return session.scalars(
+        select(MarketOrder).where(
+            MarketOrder.user_id == user_id, MarketOrder.client_order_id == client_order_id
+        )
+    ).first()
+
+
+def _client_id(client_order_id: str | None) -> str:
+    if client_order_id is None:
+        return uuid.uuid4().hex
+    cid = client_order_id.strip()
+    if not CLIENT_ID_RE.match(cid):
+        raise InvalidInput(
+            "client_order_id must be 1 to 64 characters: letters, digits and . _ : -"
+        )
+    if cid.startswith(RESERVED_PREFIX):
+        raise InvalidInput(f"client order ids starting with '{RESERVED_PREFIX}' are reserved")
+    return cid
+
+
+def _enum(enum: type, value: object, what: str):  # type: ignore[no-untyped-def]
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise InvalidInput(f"{what} must be one of: {allowed}") from None
+
+
+def place_in(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Placement:
+    """Place inside an open market transaction (idempotent on the client order id)."""
+    previous = mt.sql.order_id_for(req.user_id, req.client_order_id)
+    if previous is not None:
+        stored = mt.sql.order(previous)
+        assert stored is not None
+        return Placement(plain_view(mt, stored), duplicate=True)
+    prepared = prepare(mt, req, now)
+    outcome = execute(mt, req, prepared, now)
+    fills = [fill_view(f) for f in outcome.fills]
+    return Placement(order_view(outcome.order, fills), duplicate=False)
+
+
+def place_order(
+    c: Container,
+    *,
+    user_id: int,
+    instrument_id: int,
+    side: str | Side,
+    quantity: int,
+    price: int | None,
+    order_type: str | OrderType = OrderType.LIMIT,
+    client_order_id: str | None = None,
+    slot_model_id: int | None = None,
+    now: datetime | None = None,
+) -> Placement:
+    """Place a limit order (GTC, IOC, FOK or post-only). Bids hold their notional
+    (plus Stake Mode collateral); a refused order raises and writes nothing."""
+    if price is None:
+        raise InvalidInput("a limit order needs a price (use Buy Now / Sell Now for market orders)")
+    req = OrderRequest(
+        user_id=user_id,
+        instrument_id=instrument_id,
+        side=_enum(Side, side, "side"),
+        quantity=quantity,
+        price=price,
+        order_type=_enum(OrderType, order_type, "order_type"),
+        client_order_id=_client_id(client_order_id),
+        slot_model_id=slot_model_id,
+    )
+    moment = now_or_default(c, now)
+    return run(c, lambda mt: place_in(mt, req, moment), plain=True)
+
+
+def buy_now(
+    c: Container,
+    *,
+    user_id: int,
+    instrument_id: int,
+    quantity: int,
+    client_order_id: str | None = None,
+    slot_model_id: int | None = None,
+    now: datetime | None = None,
+) -> Placement:
+    """Buy Now: an IOC bid at the lowest ask (buys only what is offered at that price)."""
+    return _at_best(
+        c, user_id, instrument_id, Side.BID, quantity, client_order_id, slot_model_id, now
+    )
+
+
+def sell_now(
+    c: Container,
+    *,
+    user_id: int,
+    instrument_id: int,
+    quantity: int,
+    client_order_id: str | None = None,
+    now: datetime | None = None,
+) -> Placement:
+    """Sell Now: an IOC ask at the highest bid."""
+    return _at_best(c, user_id, instrument_id, Side.ASK, quantity, client_order_id, None, now)
+
+
+def _at_best(
+    c: Container,
+    user_id: int,
+    instrument_id: int,
+    side: Side,
+    quantity: int,
+    client_order_id: str | None,
+    slot_model_id: int | None,
+    now: datetime | None,
+) -> Placement:
+    req = OrderRequest(
+        user_id=user_id,
+        instrument_id=instrument_id,
+        side=side,
+        quantity=quantity,
+        price=None,
+        order_type=OrderType.IOC,
+        client_order_id=_client_id(client_order_id),
+        slot_model_id=slot_model_id,
+    )
+    moment = now_or_default(c, now)
+    return run(c, lambda mt: place_in(mt, req, moment), plain=True)
+
+
+def cancel_order(
+    c: Container, *, user_id: int, order_id: int, now: datetime | None = None
+) -> OrderView:
+    """Cancel an open order and void what its hold still holds. Cancelling an order that
+    is no longer open changes nothing and returns it as it is."""
+    moment = now_or_default(c, now)
+
+    def work(mt: MarketTransaction) -> OrderView:
+        order = mt.sql.order(order_id)
+        if order is None or order.user_id != user_id:
+            raise NotFound(f"you have no order {order_id}")
+        if order.state == OrderState.OPEN:
+            order = cancel_in(mt, order_id, CancelReason.USER, moment) or order
+        return plain_view(mt, order)
+
+    return run(c, work, plain=True)
+
+
+def get_order(c: Container, *, user_id: int, order_id: int) -> OrderView:
+    with c.db.transaction() as session:
+        order = session.get(MarketOrder, order_id)
+        if order is None or order.user_id != user_id:
+            raise NotFound(f"you have no order {order_id}")
+        return stored_view(session, order)
+
+
+def get_order_by_client_id(c: Container, *, user_id: int, client_order_id: str) -> OrderView:
+    with c.db.transaction() as session:
+        order = _by_client_id(session, user_id, client_order_id)
+        if order is None:
+            raise NotFound(f"you have no order with client order id {client_order_id!r}")
+        return stored_view(session, order)
+
+
+def list_orders(
+    c: Container,
+    *,
+    user_id: int,
+    state: str | None = None,
+    instrument_id: int | None = None,
+    limit: int = 100,
+) -> list[OrderView]:
+    """The user's orders, newest first."""
+    query = select(MarketOrder).where(MarketOrder.user_id == user_id)
+    if state is not None:
+        query = query.where(MarketOrder.state == _enum(OrderState, state, "state").value)
+    if instrument_id is not None:
+        query = query.where(MarketOrder.instrument_id == instrument_id)
+    with c.db.transaction() as session:
+        rows = session.scalars(query.order_by(MarketOrder.id.desc()).limit(limit)).all()
+        return [stored_view(session, o) for o in rows]
+
+
+def cancel_asks_of_owner(session: Session, *, model_id: int, owner_user_id: int) -> None:
+    """Ownership moved away or was released: cancel the owner's open asks on the model
+    (asks hold no money) and pause their ladders on it. Runs in the caller's transaction."""
+    mt = MarketTransaction(None, session)
+    asks = session.scalars(
+        select(MarketOrder.id)
+        .join(Instrument, Instrument.id == MarketOrder.instrument_id)
+        .where(
+            Instrument.model_id == model_id,
+            Instrument.state == InstrumentState.OPEN,
+            MarketOrder.user_id == owner_user_id,
+            MarketOrder.side == Side.ASK.value,
+            MarketOrder.state == OrderState.OPEN,
+        )
+        .order_by(MarketOrder.instrument_id, MarketOrder.id)
+    ).all()
+    moment = now_or_default(None, None)
+    for order_id in asks:
+        cancel_in(mt, order_id, CancelReason.USER, moment)
+    session.execute(
+        update(StandingOrder)
+        .where(
+            StandingOrder.model_id == model_id,
+            StandingOrder.user_id == owner_user_id,
+            StandingOrder.side == Side.ASK.value,
+            StandingOrder.state == StandingState.ACTIVE,
+        )
+        .values(state=StandingState.PAUSED.value, updated_at=moment)
+    )
+
+
+if cancel_asks_of_owner not in ownership.ASK_CANCELLERS:
+    ownership.ASK_CANCELLERS.append(cancel_asks_of_owner)

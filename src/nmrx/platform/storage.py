@@ -1,0 +1,57 @@
+"""The content store for predictions files: encrypted at rest, addressed by an opaque key.
+
+``ContentStore`` is the interface an object store (S3, GCS…) can implement; the default
+is a local directory. Every file is encrypted with AES-GCM (a key derived for "files")
+and bound to its storage key, so a file copied under another key does not decrypt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Protocol
+
+from nmrx.platform.crypto import SecretBox
+
+
+class ContentStore(Protocol):
+    def put(self, content: bytes) -> str: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+def fingerprint(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+class LocalEncryptedStore:
+    def __init__(self, root: Path, box: SecretBox) -> None:
+        self.root = root
+        self.box = box
+
+    def _path(self, key: str) -> Path:
+        if not key.isalnum():
+            raise KeyError(f"malformed storage key {key!r}")
+        return self.root / key[:2] / key
+
+    def put(self, content: bytes) -> str:
+        key = secrets.token_hex(20)
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(self.box.encrypt(content, associated=key))
+        os.replace(tmp, path)
+        return key
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        if not path.exists():
+            raise KeyError(f"no stored file {key}")
+        return self.box.decrypt(path.read_bytes(), associated=key)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
