@@ -167,6 +167,54 @@ def test_buy_now_and_sell_now_trade_at_the_best_price(container, book) -> None: 
     assert sold.order.state == "filled" and sold.order.fills[0].price == nmr(2)
 
 
+def test_buy_now_at_a_confirmed_price_never_pays_more_than_confirmed(container, book) -> None:  # type: ignore[no-untyped-def]
+    seller, file_book, _ = book
+    buyer = make_user(container, funds=nmr(20))
+    _ask(container, seller, file_book, 1, nmr(4))
+    # the page confirmed 3 NMR, but the lowest ask is now 4: nothing trades, nothing is held
+    missed = orders.at_market(
+        container,
+        user_id=buyer.id,
+        instrument_id=file_book,
+        side="bid",
+        quantity=1,
+        price=nmr(3),
+        client_order_id="web-confirmed-1",
+        now=NOW,
+    )
+    assert (missed.order.state, missed.order.cancel_reason, missed.order.filled) == (
+        "cancelled",
+        "ioc",
+        0,
+    )
+    assert wallet.balances(container.db, user_id=buyer.id).available == nmr(20)
+    _ask(container, seller, file_book, 1, nmr(2))
+    # the book moved down meanwhile: the confirmed price is a limit, the fill is at the ask
+    bought = orders.at_market(
+        container,
+        user_id=buyer.id,
+        instrument_id=file_book,
+        side="bid",
+        quantity=2,
+        price=nmr(3),
+        client_order_id="web-confirmed-2",
+        now=NOW,
+    )
+    assert [f.price for f in bought.order.fills] == [nmr(2)]
+    assert (bought.order.state, bought.order.filled) == ("cancelled", 1)
+    again = orders.at_market(
+        container,
+        user_id=buyer.id,
+        instrument_id=file_book,
+        side="bid",
+        quantity=2,
+        price=nmr(3),
+        client_order_id="web-confirmed-2",
+        now=NOW,
+    )
+    assert again.duplicate and again.order.id == bought.order.id
+
+
 def test_the_book_survives_a_restart(container, book, database_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
     seller, file_book, _ = book
     buyer = make_user(container, funds=nmr(20))

@@ -36,8 +36,14 @@ class AccountError(ValueError):
     """Bad account input; the message says what is wrong."""
 
 
+def username_key(username: str | None) -> str:
+    """The form a username is stored, compared and looked up in: trimmed, lowercase."""
+    return (username or "").strip().lower()
+
+
 def normalise_username(username: str) -> str:
-    name = (username or "").strip().lower()
+    """A new account's username, checked: its key, which must match ``USERNAME_RE``."""
+    name = username_key(username)
     if not USERNAME_RE.match(name):
         raise AccountError(
             "username must be 3–30 characters: lowercase letters, digits, '-' or '_', "

@@ -18,6 +18,7 @@ from nmrx.accounts.rules import (
     check_password_strength,
     normalise_username,
     parse_scopes,
+    username_key,
 )
 from nmrx.accounts.tables import ApiToken, User
 from nmrx.platform.clock import utcnow
@@ -87,9 +88,7 @@ def register(db: Database, *, username: str, password: str) -> Principal:
 
 def authenticate(db: Database, *, username: str, password: str) -> Principal:
     with db.transaction() as session:
-        user = session.scalars(
-            select(User).where(User.username == (username or "").strip().lower())
-        ).first()
+        user = session.scalars(select(User).where(User.username == username_key(username))).first()
         if user is None:
             verify_password(DUMMY_HASH, password or "")
             raise Unauthorized("wrong username or password")

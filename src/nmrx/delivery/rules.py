@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -22,10 +23,33 @@ class Fault(StrEnum):
     NOBODY = "nobody"  # Numerai unreachable, or a platform error
 
 
+class Outcome(StrEnum):
+    """What becomes of an automatic submission after a check or an attempt."""
+
+    DELIVERED = "delivered"  # ours is the slot's selected submission
+    RETRY = "retry"  # not this time, through nobody's fault: try again before the deadline
+    FAILED = "failed"  # for good; the verdict says whose fault
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    fault: Fault | None = None  # FAILED only
+    reason: str | None = None  # what went wrong: the delivery's last error
+    retry_at: datetime | None = None  # RETRY only
+
+
 # Gateway error kinds that are the buyer's doing, and final.
 BUYER_FAULT_KINDS = frozenset({"auth", "permission", "not_found"})
+PLATFORM_ERROR = "platform"  # not a gateway kind: our own failure, nobody's fault
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(minutes=5)
+
+
+def upload_deadline(round_close: datetime, margin_minutes: int) -> datetime:
+    """Uploads for a round are accepted until ``close − upload_margin``; a sale whose round
+    has no upload by then is a non-delivery."""
+    return round_close - timedelta(minutes=margin_minutes)
 
 
 def kinds_for(mode: str, *, has_slot: bool) -> list[DeliveryKind]:
@@ -49,3 +73,47 @@ def next_attempt(now: datetime, attempts: int, deadline: datetime) -> datetime |
 def submission_filename(nonce: str, fmt: str) -> str:
     """The file name on Numerai: carries the unguessable per-delivery nonce."""
     return f"nmrx-{nonce}.{'parquet' if fmt == 'parquet' else 'csv'}"
+
+
+def too_late(last_error: str | None) -> str:
+    """Why a submission still waiting when the round closed failed (nobody's fault)."""
+    return f"not delivered before the round closed: {last_error or 'no attempt succeeded'}"
+
+
+def before_attempt(
+    *,
+    now: datetime,
+    round_close: datetime,
+    slot_is_buyers: bool,
+    has_key: bool,
+    last_error: str | None,
+) -> Verdict | None:
+    """Whether a submission may be attempted now: None to go ahead, else its failure. The
+    round closing is nobody's fault; a slot the buyer no longer owns, or no key of theirs
+    that reaches it, is the buyer's."""
+    if now >= round_close:
+        return Verdict(Outcome.FAILED, Fault.NOBODY, too_late(last_error))
+    if not slot_is_buyers:
+        reason = "the buyer's slot is no longer one of the buyer's models"
+        return Verdict(Outcome.FAILED, Fault.BUYER, reason)
+    if not has_key:
+        return Verdict(Outcome.FAILED, Fault.BUYER, "no Numerai key of the buyer reaches the slot")
+    return None
+
+
+def classify_attempt(
+    error_kind: str | None, detail: str, *, now: datetime, attempts: int, round_close: datetime
+) -> Verdict:
+    """One attempt's outcome. ``error_kind`` is None when ours became the slot's selected
+    submission, else the gateway's error kind (auth, permission, not_found, unavailable,
+    invalid …) or ``PLATFORM_ERROR``. The buyer's key or slot failing is final and the
+    buyer's fault; anything else is retried with backoff until the round closes, then
+    fails as nobody's fault."""
+    if error_kind is None:
+        return Verdict(Outcome.DELIVERED)
+    if error_kind in BUYER_FAULT_KINDS:
+        return Verdict(Outcome.FAILED, Fault.BUYER, detail)
+    retry_at = next_attempt(now, attempts, round_close)
+    if retry_at is None:
+        return Verdict(Outcome.FAILED, Fault.NOBODY, too_late(detail))
+    return Verdict(Outcome.RETRY, reason=detail, retry_at=retry_at)

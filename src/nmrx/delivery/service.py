@@ -14,18 +14,21 @@ from sqlalchemy.orm import Session
 
 from nmrx.delivery import uploads, webhooks
 from nmrx.delivery.rules import (
-    BUYER_FAULT_KINDS,
+    PLATFORM_ERROR,
     DeliveryKind,
     DeliveryState,
     Fault,
+    Outcome,
+    before_attempt,
+    classify_attempt,
     kinds_for,
-    next_attempt,
     submission_filename,
+    too_late,
 )
 from nmrx.delivery.tables import Delivery, PredictionUpload
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.bootstrap import Container
-from nmrx.platform.numerai import NumeraiError
+from nmrx.platform.numerai import NumeraiError, NumeraiKey, SubmissionInfo
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers import numerai_keys
 from nmrx.sellers.tables import NumeraiModel
@@ -200,96 +203,126 @@ def _attempt(c: Container, delivery_id: int) -> int | None:
             return None
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
             return None
-        fill = session.get(Fill, delivery.fill_id)
-        instrument = session.get(Instrument, fill.instrument_id)  # type: ignore[union-attr]
-        slot = (
-            session.get(NumeraiModel, fill.slot_model_id) if fill and fill.slot_model_id else None
-        )
-        upload = session.get(PredictionUpload, delivery.upload_id)
-        assert fill is not None and instrument is not None and upload is not None
-        deadline = instrument.round_close_at
-        if now >= deadline:
-            _fail(
-                session,
-                delivery,
-                Fault.NOBODY,
-                f"not delivered before the round closed: {delivery.last_error or 'no attempt succeeded'}",
-                now,
-            )
-            return fill.id
-        if slot is None or slot.owner_user_id != fill.buyer_user_id:
-            _fail(
-                session,
-                delivery,
-                Fault.BUYER,
-                "the buyer's slot is no longer one of the buyer's models",
-                now,
-            )
-            return fill.id
+        claim = _claim(c, session, delivery, now)
+    if not isinstance(claim, _Claim):
+        return claim  # refused before any attempt: the fill's id
+    return _record(c, delivery_id, claim, *_send(c, delivery_id, claim))
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What one attempt needs once the delivery's row is released."""
+
+    key: NumeraiKey
+    attempt: int
+    nonce: str
+    storage_key: str
+    slot_id: str
+    tournament: str
+    round_number: int
+    fmt: str
+    round_close: datetime
+
+
+def _claim(c: Container, session: Session, delivery: Delivery, now: datetime) -> _Claim | int:
+    """Check the attempt may go ahead and take a lease on it; else fail the delivery and
+    return its fill's id."""
+    fill = session.get(Fill, delivery.fill_id)
+    instrument = session.get(Instrument, fill.instrument_id)  # type: ignore[union-attr]
+    slot = session.get(NumeraiModel, fill.slot_model_id) if fill and fill.slot_model_id else None
+    upload = session.get(PredictionUpload, delivery.upload_id)
+    assert fill is not None and instrument is not None and upload is not None
+    slot_is_buyers = slot is not None and slot.owner_user_id == fill.buyer_user_id
+    key = None
+    if slot is not None and slot_is_buyers and now < instrument.round_close_at:
         key = numerai_keys.key_for_model(
             c, session, user_id=fill.buyer_user_id, numerai_model_id=slot.numerai_id
         )
-        if key is None:
-            _fail(
-                session, delivery, Fault.BUYER, "no Numerai key of the buyer reaches the slot", now
-            )
-            return fill.id
-        delivery.attempts += 1
-        delivery.next_attempt_at = now + LEASE
-        attempt, nonce, storage_key = delivery.attempts, delivery.nonce or "", upload.storage_key
-        slot_id, tournament, round_number, fmt = (
-            slot.numerai_id,
-            instrument.tournament,
-            instrument.round_number,
-            upload.format,
-        )
-    filename = submission_filename(nonce, fmt)
+    refusal = before_attempt(
+        now=now,
+        round_close=instrument.round_close_at,
+        slot_is_buyers=slot_is_buyers,
+        has_key=key is not None,
+        last_error=delivery.last_error,
+    )
+    if refusal is not None or key is None or slot is None:
+        assert refusal is not None and refusal.fault is not None
+        _fail(session, delivery, refusal.fault, refusal.reason or "", now)
+        return fill.id
+    delivery.attempts += 1
+    delivery.next_attempt_at = now + LEASE
+    return _Claim(
+        key,
+        delivery.attempts,
+        delivery.nonce or "",
+        upload.storage_key,
+        slot.numerai_id,
+        instrument.tournament,
+        instrument.round_number,
+        upload.format,
+        instrument.round_close_at,
+    )
+
+
+def _send(
+    c: Container, delivery_id: int, claim: _Claim
+) -> tuple[SubmissionInfo | None, str | None, str]:
+    """Upload to the buyer's slot and check ours is selected: (our submission, None, "") on
+    success, else (None, the error's kind, what went wrong). No transaction is open."""
+    filename = submission_filename(claim.nonce, claim.fmt)
     try:
-        content = c.files.get(storage_key)
+        content = c.files.get(claim.storage_key)
         c.numerai.upload(
-            key, model_id=slot_id, tournament=tournament, content=content, filename=filename
+            claim.key,
+            model_id=claim.slot_id,
+            tournament=claim.tournament,
+            content=content,
+            filename=filename,
         )
         selected = c.numerai.selected_submission(
-            key, model_id=slot_id, round_number=round_number, tournament=tournament
+            claim.key,
+            model_id=claim.slot_id,
+            round_number=claim.round_number,
+            tournament=claim.tournament,
         )
-        if selected is None or nonce not in selected.filename:
+        if selected is None or claim.nonce not in selected.filename:
             raise NumeraiError("the slot's selected submission is not ours after uploading")
-        outcome: tuple[str, str | None, str | None] = ("delivered", selected.id, selected.filename)
+        return selected, None, ""
     except NumeraiError as exc:
-        outcome = (
-            "buyer" if exc.kind in BUYER_FAULT_KINDS else "retry",
-            None,
-            f"{exc.kind}: {exc.message}",
-        )
+        return None, exc.kind, f"{exc.kind}: {exc.message}"
     except Exception as exc:  # a platform error: nobody's fault, retried until the deadline
         log.exception("delivery %s failed", delivery_id)
-        outcome = ("retry", None, f"platform error: {type(exc).__name__}")
+        return None, PLATFORM_ERROR, f"platform error: {type(exc).__name__}"
+
+
+def _record(
+    c: Container,
+    delivery_id: int,
+    claim: _Claim,
+    selected: SubmissionInfo | None,
+    error_kind: str | None,
+    detail: str,
+) -> int | None:
+    """Write what the attempt decided; returns the fill's id when the delivery is decided."""
     with c.db.transaction() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
-        if delivery.attempts != attempt or delivery.state != DeliveryState.WAITING:
+        if delivery.attempts != claim.attempt or delivery.state != DeliveryState.WAITING:
             return None  # re-scheduled by a newer upload meanwhile: that attempt wins
         now = c.clock.now()
-        kind, submission_id, detail = outcome
-        if kind == "delivered":
+        verdict = classify_attempt(
+            error_kind, detail, now=now, attempts=claim.attempt, round_close=claim.round_close
+        )
+        if verdict.outcome is Outcome.DELIVERED and selected is not None:
             delivery.state, delivery.delivered_at = DeliveryState.DELIVERED.value, now
-            delivery.numerai_submission_id, delivery.submitted_filename = submission_id, detail
+            delivery.numerai_submission_id = selected.id
+            delivery.submitted_filename = selected.filename
             delivery.last_error = None
-        elif kind == "buyer":
-            _fail(session, delivery, Fault.BUYER, detail or "", now)
+        elif verdict.outcome is Outcome.FAILED:
+            assert verdict.fault is not None
+            _fail(session, delivery, verdict.fault, verdict.reason or "", now)
         else:
-            delivery.last_error = detail
-            retry_at = next_attempt(now, attempt, deadline)
-            if retry_at is None:
-                _fail(
-                    session,
-                    delivery,
-                    Fault.NOBODY,
-                    f"not delivered before the round closed: {detail}",
-                    now,
-                )
-            else:
-                delivery.next_attempt_at = retry_at
+            delivery.last_error, delivery.next_attempt_at = verdict.reason, verdict.retry_at
         delivery.updated_at = now
         return delivery.fill_id if delivery.state != DeliveryState.WAITING else None
 
@@ -311,13 +344,7 @@ def expire_overdue(c: Container) -> int:
             )
         ).all()
         for delivery, _instrument in rows:
-            _fail(
-                session,
-                delivery,
-                Fault.NOBODY,
-                f"not delivered before the round closed: {delivery.last_error or 'no attempt succeeded'}",
-                now,
-            )
+            _fail(session, delivery, Fault.NOBODY, too_late(delivery.last_error), now)
             count += 1
     return count
 

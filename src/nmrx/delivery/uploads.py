@@ -7,13 +7,14 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from threading import Lock
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nmrx.delivery.predictions import InvalidPredictions, validate
+from nmrx.delivery.rules import upload_deadline
 from nmrx.delivery.tables import PredictionUpload
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.clock import utcnow
@@ -73,7 +74,7 @@ UNIVERSES = _UniverseCache()
 
 
 def upload_window(round_info: RoundInfo, margin_minutes: int) -> tuple[datetime, datetime]:
-    return round_info.open_time, round_info.close_time - timedelta(minutes=margin_minutes)
+    return round_info.open_time, upload_deadline(round_info.close_time, margin_minutes)
 
 
 def _info(session: Session, row: PredictionUpload) -> UploadInfo:

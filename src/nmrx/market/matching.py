@@ -40,7 +40,6 @@ from nmrx.market.orders import (
     Side,
 )
 from nmrx.market.rules import (
-    FillState,
     InstrumentState,
     Mode,
     OrderState,
@@ -52,7 +51,8 @@ from nmrx.market.rules import (
 from nmrx.market.sql import FillRow, InstrumentRow, MarketSql, OrderRow, raw_transaction
 from nmrx.platform.clock import utcnow
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
-from nmrx.sellers.collateral_rules import seller_requirement
+from nmrx.sellers.rules import free_collateral, may_list, seller_requirement
+from nmrx.settlement.rules import FillState
 from nmrx.wallet.money import format_nmr
 from nmrx.wallet.rules import (
     AccountKind,
@@ -292,9 +292,10 @@ def check_may_list(mt: MarketTransaction, user_id: int) -> None:
     """Asks need the seller's collateral requirement met (§5.1). Stake Mode collateral the
     user locked as a buyer is bonded to those fills and does not count."""
     balance, unsettled, bonds = mt.sql.seller_figures(user_id)
-    free = balance - bonds
-    requirement = seller_requirement(mt.c.collateral_policy, unsettled_notional=unsettled)
-    if free < requirement:
+    free = free_collateral(balance, stake_bonds=bonds)
+    policy = mt.c.collateral_policy
+    if not may_list(policy, collateral=free, unsettled_notional=unsettled):
+        requirement = seller_requirement(policy, unsettled_notional=unsettled)
         raise Conflict(
             f"your free collateral is {format_nmr(free)} NMR and sellers must keep "
             f"{format_nmr(requirement)} NMR locked: lock more collateral before placing asks"

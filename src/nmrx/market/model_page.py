@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -48,7 +48,7 @@ def slots(c: Container, *, user_id: int | None, tournament: str) -> list[tuple[i
 def model_card(c: Container, *, model_id: int) -> ModelCard:
     """The model and its seller's card (with the seller's standing in brief), in one
     transaction of aggregate queries."""
-    now, margin = c.clock.now(), timedelta(minutes=c.settings.upload_margin_minutes)
+    now, margin_minutes = c.clock.now(), c.settings.upload_margin_minutes
     with c.db.transaction() as session:
         model = session.get(NumeraiModel, model_id)
         if model is None:
@@ -74,7 +74,9 @@ def model_card(c: Container, *, model_id: int) -> ModelCard:
             owner.created_at if owner else None,
             model.verified_at,
             others,
-            seller_summary(session, user=owner, now=now, margin=margin) if owner else None,
+            seller_summary(session, user=owner, now=now, margin_minutes=margin_minutes)
+            if owner
+            else None,
         )
 
 

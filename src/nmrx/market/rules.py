@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from nmrx.settlement.rules import FINAL
 from nmrx.wallet.money import TICK, UNITS_PER_NMR, InvalidAmount, format_nmr, parse_nmr
 
 MAX_QUANTITY = 1_000_000
@@ -47,14 +48,8 @@ class OrderState(StrEnum):
     EXPIRED = "expired"  # the book closed
 
 
-class FillState(StrEnum):
-    """A fill's settlement state. Issue 7 owns the machine; a fill starts here."""
-
-    PENDING_DELIVERY = "pending_delivery"
-
-
-# States in which a fill's escrow has left (settlement adds them with its machine).
-FINAL_FILL_STATES: frozenset[str] = frozenset({"released", "refunded"})
+# States in which a fill's escrow has left: the settlement machine's final states.
+FINAL_FILL_STATES: frozenset[str] = frozenset(state.value for state in FINAL)
 
 # Ledger codes of the transfers through which the market moves money in and out of
 # escrow (settlement adds its own). Escrow moved under other codes (generic ledger

@@ -211,6 +211,36 @@ def place_order(
     return run(c, lambda mt: place_in(mt, req, moment), plain=True)
 
 
+def at_market(
+    c: Container,
+    *,
+    user_id: int,
+    instrument_id: int,
+    side: str | Side,
+    quantity: int,
+    price: int | None = None,
+    client_order_id: str | None = None,
+    slot_model_id: int | None = None,
+    now: datetime | None = None,
+) -> Placement:
+    """Buy Now (a bid) or Sell Now (an ask), the one path of the API, the pages and the CLI:
+    an IOC order at ``price`` when the user confirmed one (the pages: never worse than the
+    price they saw, even if the book moved since), else at the best price on the other side
+    (only that level can fill; refused when the other side is empty)."""
+    req = OrderRequest(
+        user_id=user_id,
+        instrument_id=instrument_id,
+        side=_enum(Side, side, "side"),
+        quantity=quantity,
+        price=price,
+        order_type=OrderType.IOC,
+        client_order_id=_client_id(client_order_id),
+        slot_model_id=slot_model_id,
+    )
+    moment = now_or_default(c, now)
+    return run(c, lambda mt: place_in(mt, req, moment), plain=True)
+
+
 def buy_now(
     c: Container,
     *,
@@ -222,8 +252,15 @@ def buy_now(
     now: datetime | None = None,
 ) -> Placement:
     """Buy Now: an IOC bid at the lowest ask (buys only what is offered at that price)."""
-    return _at_best(
-        c, user_id, instrument_id, Side.BID, quantity, client_order_id, slot_model_id, now
+    return at_market(
+        c,
+        user_id=user_id,
+        instrument_id=instrument_id,
+        side=Side.BID,
+        quantity=quantity,
+        client_order_id=client_order_id,
+        slot_model_id=slot_model_id,
+        now=now,
     )
 
 
@@ -237,31 +274,15 @@ def sell_now(
     now: datetime | None = None,
 ) -> Placement:
     """Sell Now: an IOC ask at the highest bid."""
-    return _at_best(c, user_id, instrument_id, Side.ASK, quantity, client_order_id, None, now)
-
-
-def _at_best(
-    c: Container,
-    user_id: int,
-    instrument_id: int,
-    side: Side,
-    quantity: int,
-    client_order_id: str | None,
-    slot_model_id: int | None,
-    now: datetime | None,
-) -> Placement:
-    req = OrderRequest(
+    return at_market(
+        c,
         user_id=user_id,
         instrument_id=instrument_id,
-        side=side,
+        side=Side.ASK,
         quantity=quantity,
-        price=None,
-        order_type=OrderType.IOC,
-        client_order_id=_client_id(client_order_id),
-        slot_model_id=slot_model_id,
+        client_order_id=client_order_id,
+        now=now,
     )
-    moment = now_or_default(c, now)
-    return run(c, lambda mt: place_in(mt, req, moment), plain=True)
 
 
 def cancel_order(

@@ -160,19 +160,30 @@ def confirm(
     try:
         inst = market_data.get_instrument(c, instrument_id=instrument_id)
         back = f"/models/{model_id}?mode={inst.mode}&round={inst.round_number}"
-        # Buy Now / Sell Now execute as IOC at the price shown on the confirmation:
-        # never worse than what the user confirmed, even if the book moved meanwhile.
-        placed = orders.place_order(
-            c,
-            user_id=user_id,
-            instrument_id=instrument_id,
-            side=side,
-            quantity=quantity,
-            price=price,
-            order_type="ioc" if kind in ("buy_now", "sell_now") else "limit",
-            client_order_id=client_order_id,
-            slot_model_id=slot if side == "bid" else None,
-        )
+        # Buy Now / Sell Now at the price shown on the confirmation: never worse than
+        # what the user confirmed, even if the book moved meanwhile.
+        if kind in ("buy_now", "sell_now"):
+            placed = orders.at_market(
+                c,
+                user_id=user_id,
+                instrument_id=instrument_id,
+                side=side,
+                quantity=quantity,
+                price=price,
+                client_order_id=client_order_id,
+                slot_model_id=slot if side == "bid" else None,
+            )
+        else:
+            placed = orders.place_order(
+                c,
+                user_id=user_id,
+                instrument_id=instrument_id,
+                side=side,
+                quantity=quantity,
+                price=price,
+                client_order_id=client_order_id,
+                slot_model_id=slot if side == "bid" else None,
+            )
     except ServiceError as exc:
         flash(request, exc.message, "error")
         return RedirectResponse(back, status_code=303)

@@ -4,11 +4,12 @@ the exchange's own records (sales, uploads, deliveries, settlements) — nothing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from nmrx.delivery import uploads
+from nmrx.delivery.rules import upload_deadline
 from nmrx.delivery.tables import Delivery
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.bootstrap import Container
@@ -29,7 +30,7 @@ class Notification:
 
 def for_user(c: Container, *, user_id: int, limit: int = 50) -> list[Notification]:
     now = c.clock.now()
-    margin = timedelta(minutes=c.settings.upload_margin_minutes)
+    margin_minutes = c.settings.upload_margin_minutes
     items: list[Notification] = []
     with c.db.transaction() as session:
         sales = session.execute(
@@ -42,7 +43,7 @@ def for_user(c: Container, *, user_id: int, limit: int = 50) -> list[Notificatio
         ).all()
         due: dict[tuple[int, int], tuple[str, datetime, datetime, int]] = {}
         for fill, inst, model in sales:
-            deadline = inst.round_close_at - margin
+            deadline = upload_deadline(inst.round_close_at, margin_minutes)
             key = (model.id, inst.round_number)
             if (
                 fill.state == "pending_delivery"

@@ -13,7 +13,7 @@ from nmrx.platform.db import Database, make_engine
 from nmrx.platform.migrate import upgrade
 from nmrx.platform.numerai import NumeraiGateway
 from nmrx.platform.storage import ContentStore, LocalEncryptedStore
-from nmrx.sellers.collateral_rules import CollateralPolicy
+from nmrx.sellers.rules import CollateralPolicy
 from nmrx.wallet import repo as ledger_db
 
 log = logging.getLogger("nmrx")

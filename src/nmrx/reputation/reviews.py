@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from nmrx.accounts.rules import username_key
 from nmrx.accounts.tables import User
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.clock import utcnow
@@ -271,9 +272,7 @@ def of_model(c: Container, *, model_id: int, limit: int = 100) -> list[ReviewVie
 
 def of_seller(c: Container, *, username: str, limit: int = 100) -> list[ReviewView]:
     with c.db.transaction() as session:
-        user = session.scalars(
-            select(User).where(User.username == (username or "").lower())
-        ).first()
+        user = session.scalars(select(User).where(User.username == username_key(username))).first()
         if user is None:
             raise NotFound(f"no seller named '{username}'")
         rows = session.scalars(

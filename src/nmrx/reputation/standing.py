@@ -22,12 +22,14 @@ Every figure comes with the ids it counted, so anyone can trace it:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from nmrx.accounts.rules import username_key
 from nmrx.accounts.tables import User
+from nmrx.delivery.rules import upload_deadline
 from nmrx.delivery.tables import PredictionUpload
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.clock import utcnow
@@ -116,7 +118,7 @@ class Standing:
 
 
 def _user(session, username: str) -> User:  # type: ignore[no-untyped-def]
-    user = session.scalars(select(User).where(User.username == (username or "").lower())).first()
+    user = session.scalars(select(User).where(User.username == username_key(username))).first()
     if user is None:
         raise NotFound(f"no seller named '{username}'")
     return user
@@ -124,7 +126,7 @@ def _user(session, username: str) -> User:  # type: ignore[no-untyped-def]
 
 def seller_standing(c: Container, *, username: str) -> Standing:
     now = c.clock.now()
-    margin = timedelta(minutes=c.settings.upload_margin_minutes)
+    margin_minutes = c.settings.upload_margin_minutes
     with c.db.transaction() as session:
         user = _user(session, username)
         models = [
@@ -144,7 +146,7 @@ def seller_standing(c: Container, *, username: str) -> Standing:
             .where(Fill.seller_user_id == user.id)
             .order_by(Fill.id)
         ).all()
-        rounds = _rounds(session, {(m, r) for _, _, m, r in sold}, now, margin)
+        rounds = _rounds(session, {(m, r) for _, _, m, r in sold}, now, margin_minutes)
         checks_passed, checks_failed, non_deliveries = [], [], []
         for fill_id, reason in session.execute(
             select(FillEvent.fill_id, FillEvent.reason)
@@ -218,7 +220,7 @@ class Summary:
         return ratio(self.on_time, self.on_time + self.late)
 
 
-def summary(session, *, user: User, now: datetime, margin: timedelta) -> Summary:  # type: ignore[no-untyped-def]
+def summary(session, *, user: User, now: datetime, margin_minutes: int) -> Summary:  # type: ignore[no-untyped-def]
     """A seller's standing in brief, read in the caller's transaction."""
     fills = session.scalar(select(func.count(Fill.id)).where(Fill.seller_user_id == user.id))
     sold = {
@@ -230,7 +232,7 @@ def summary(session, *, user: User, now: datetime, margin: timedelta) -> Summary
             .distinct()
         )
     }
-    statuses = [r.status for r in _rounds(session, sold, now, margin)]
+    statuses = [r.status for r in _rounds(session, sold, now, margin_minutes)]
     checks = dict(
         session.execute(
             select(FillEvent.reason, func.count(FillEvent.id))
@@ -268,7 +270,7 @@ def summary(session, *, user: User, now: datetime, margin: timedelta) -> Summary
 
 
 def _rounds(
-    session, sold: set[tuple[int, int]], now: datetime, margin: timedelta
+    session, sold: set[tuple[int, int]], now: datetime, margin_minutes: int
 ) -> list[RoundDelivery]:  # type: ignore[no-untyped-def]
     """On time / late / pending for each (model, round) the seller sold in."""
     if not sold:
@@ -304,7 +306,7 @@ def _rounds(
     )
     out = []
     for model_id, number in sorted(sold, key=lambda k: (k[1], k[0])):
-        deadline = closes[(model_id, number)] - margin
+        deadline = upload_deadline(closes[(model_id, number)], margin_minutes)
         upload_id = first_upload.get((model_id, number))
         if upload_id is not None:
             status = "on_time"

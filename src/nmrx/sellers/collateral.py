@@ -12,7 +12,7 @@ from nmrx.platform.bootstrap import Container
 from nmrx.platform.errors import Conflict, InvalidInput
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers import ownership
-from nmrx.sellers.collateral_rules import max_unlock, seller_requirement
+from nmrx.sellers.rules import free_collateral, max_unlock, may_list, seller_requirement
 from nmrx.wallet import repo as ledger_db
 from nmrx.wallet.money import format_nmr
 from nmrx.wallet.rules import AccountKind, InsufficientFunds, TransferSpec, user_account_key
@@ -41,16 +41,15 @@ def _status(c: Container, session: Session, user_id: int) -> CollateralStatus:
     policy = c.collateral_policy
     collateral = ledger_db.balances(session, user_id).get(AccountKind.COLLATERAL, 0)
     bonds = market_db.stake_bonds_as_buyer(session, user_id)
-    free = collateral - bonds
+    free = free_collateral(collateral, stake_bonds=bonds)
     exposure = unsettled_notional(session, user_id)
     seller = ownership.is_seller(session, user_id)
-    requirement = seller_requirement(policy, unsettled_notional=exposure)
     return CollateralStatus(
         collateral=collateral,
-        requirement=requirement,
+        requirement=seller_requirement(policy, unsettled_notional=exposure),
         unsettled_notional=exposure,
         is_seller=seller,
-        may_list=free >= requirement,
+        may_list=may_list(policy, collateral=free, unsettled_notional=exposure),
         max_unlock=max_unlock(
             policy, collateral=free, unsettled_notional=exposure, is_seller=seller
         ),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nmrx.accounts.rules import username_key
 from nmrx.accounts.tables import User
 from nmrx.platform.clock import utcnow
 from nmrx.platform.errors import Conflict, InvalidInput, NotFound, Unavailable
@@ -247,9 +248,7 @@ def is_seller(session: Session, user_id: int) -> bool:
 
 def seller_page(c: Container, *, username: str) -> tuple[str, datetime, list[ModelInfo]]:
     with c.db.transaction() as session:
-        user = session.scalars(
-            select(User).where(User.username == (username or "").lower())
-        ).first()
+        user = session.scalars(select(User).where(User.username == username_key(username))).first()
         if user is None:
             raise NotFound(f"no seller named '{username}'")
         rows = session.scalars(

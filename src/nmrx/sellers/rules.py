@@ -1,8 +1,13 @@
-"""Model ownership (PRODUCT.md §5.1): one-time bio codes and the rules for binding a model.
+"""Seller rules (PRODUCT.md §5.1): binding a model by a one-time bio code, and the
+collateral a seller must keep locked.
 
 A seller asks to verify a model; the platform issues an unguessable code that expires
 (default 24 h); the seller puts the code in the model's public bio on Numerai; a check
 reads the bio and, if the code is there and still valid, binds the model to the account.
+
+A seller lists (places asks) only while their *free* collateral — the collateral account
+less the Stake Mode bonds they locked as a buyer — meets the requirement: a minimum plus
+a rate of the notional of their sales still awaiting settlement.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from nmrx.wallet.money import UNITS_PER_NMR
 
 CODE_PREFIX = "nmrx-verify-"
 DEFAULT_CODE_TTL = timedelta(hours=24)
@@ -55,3 +62,47 @@ def judge_bio(pending: PendingCode, *, bio: str, now: datetime) -> CheckOutcome:
     if pending.code not in (bio or ""):
         return CheckOutcome.CODE_NOT_IN_BIO
     return CheckOutcome.VERIFIED
+
+
+# ---------------------------------------------------------------- collateral
+
+DEFAULT_MINIMUM = 10 * UNITS_PER_NMR
+DEFAULT_RATE_BP = 2_000  # 20 % of the notional of fills still awaiting settlement
+
+
+@dataclass(frozen=True)
+class CollateralPolicy:
+    minimum: int = DEFAULT_MINIMUM
+    rate_bp: int = DEFAULT_RATE_BP  # basis points of open exposure
+
+
+def seller_requirement(policy: CollateralPolicy, *, unsettled_notional: int) -> int:
+    """Minimum plus a rate of the notional of the seller's unsettled fills, rounded up."""
+    if unsettled_notional < 0:
+        raise ValueError("unsettled notional cannot be negative")
+    exposure = -(-unsettled_notional * policy.rate_bp // 10_000)
+    return policy.minimum + exposure
+
+
+def free_collateral(collateral: int, *, stake_bonds: int) -> int:
+    """The collateral that backs the user as a seller: their collateral account less the
+    Stake Mode bonds they locked as a buyer in unsettled fills (those back their own
+    purchases). It is what the requirement is measured against, what may be unlocked, and
+    what a seller's penalty may take."""
+    return collateral - stake_bonds
+
+
+def may_list(policy: CollateralPolicy, *, collateral: int, unsettled_notional: int) -> bool:
+    """Whether a seller with this free collateral may place asks."""
+    return collateral >= seller_requirement(policy, unsettled_notional=unsettled_notional)
+
+
+def max_unlock(
+    policy: CollateralPolicy, *, collateral: int, unsettled_notional: int, is_seller: bool
+) -> int:
+    """How much (free) collateral may leave. The requirement binds while the user owns a
+    verified model (is a seller) or has fills awaiting settlement; otherwise all of it may
+    leave."""
+    if not is_seller and unsettled_notional == 0:
+        return collateral
+    return max(0, collateral - seller_requirement(policy, unsettled_notional=unsettled_notional))

@@ -8,12 +8,13 @@ being unreachable only ever delays: the facts then say "unknown" and ``decide`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
-from nmrx.wallet.money import format_nmr
+from nmrx.wallet.money import UNITS_PER_NMR, format_nmr
 
 SCORE_TOLERANCE = 1e-6
 
@@ -75,6 +76,29 @@ EXPLANATIONS: Mapping[Reason, str] = {
     Reason.SCORES_DIFFER: "the slot and the seller's model scored differently: consistency check failed, full refund plus a penalty from the seller's collateral",
     Reason.SELLER_NO_SUBMISSION: "the seller's own model has no submission for the round: consistency check failed, full refund plus a penalty from the seller's collateral",
 }
+
+
+def is_protected(mode: str, *, has_slot: bool) -> bool:
+    """A protected fill is settled on what happened on the buyer's slot, not on a download:
+    every Stake Mode fill, and a File Mode fill bought with a verification slot."""
+    return mode == "stake" or has_slot
+
+
+def reads_scores(state: FillState, *, now: datetime, round_close: datetime) -> bool:
+    """Whether Numerai must be read for a fill: one submitted to a slot, once its round closed."""
+    return state in (FillState.DELIVERED, FillState.AWAITING_SCORES) and now >= round_close
+
+
+def is_ours_selected(selected_submission_id: str | None, ours: Collection[str]) -> bool:
+    """The slot's selected submission for the round is one the platform made to it (for this
+    buyer; with several protected fills on one slot, the last delivery counts for all)."""
+    return selected_submission_id is not None and selected_submission_id in ours
+
+
+def is_over_staked(at_risk: Decimal | None, *, allowance: int) -> bool:
+    """Stake Mode: the slot has more NMR at risk than the allowance the buyer bought (units);
+    no stake read counts as none."""
+    return (at_risk or Decimal(0)) * UNITS_PER_NMR > allowance
 
 
 @dataclass(frozen=True)

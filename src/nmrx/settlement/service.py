@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
 
 from nmrx.delivery import uploads
+from nmrx.delivery.rules import upload_deadline
 from nmrx.delivery.tables import Delivery
+from nmrx.market import repo as market_db
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.clock import utcnow
 from nmrx.platform.numerai import NumeraiError, RoundPerformance
 from nmrx.platform.tables import AuditEvent
+from nmrx.sellers.rules import free_collateral
 from nmrx.sellers.tables import NumeraiModel
 from nmrx.settlement.rules import (
     FINAL,
@@ -34,7 +36,11 @@ from nmrx.settlement.rules import (
     check_transition,
     decide,
     explain,
+    is_ours_selected,
+    is_over_staked,
+    is_protected,
     money,
+    reads_scores,
 )
 from nmrx.settlement.tables import FillEvent
 from nmrx.wallet import repo as ledger_db
@@ -76,20 +82,18 @@ def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) ->
     facts = dict(
         state=FillState(fill.state),
         mode=instrument.mode,
-        protected=instrument.mode == "stake" or fill.slot_model_id is not None,
+        protected=is_protected(instrument.mode, has_slot=fill.slot_model_id is not None),
         now=now,
-        upload_deadline=instrument.round_close_at
-        - timedelta(minutes=c.settings.upload_margin_minutes),
+        upload_deadline=upload_deadline(
+            instrument.round_close_at, c.settings.upload_margin_minutes
+        ),
         round_close=instrument.round_close_at,
         has_upload=upload is not None,
         download_delivered=download is not None and download.state == "delivered",
         submission_state=submission.state if submission else None,
         submission_fault=submission.fault if submission else None,
     )
-    if (
-        fill.state in (FillState.DELIVERED, FillState.AWAITING_SCORES)
-        and now >= instrument.round_close_at
-    ):
+    if reads_scores(FillState(fill.state), now=now, round_close=instrument.round_close_at):
         slot = session.get(NumeraiModel, fill.slot_model_id)
         seller_model = session.get(NumeraiModel, instrument.model_id)
         slot_perf = scores.of(slot.numerai_id, instrument.tournament) if slot else None
@@ -97,15 +101,18 @@ def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) ->
         r = instrument.round_number
         if slot_perf is not None:
             mine = slot_perf.get(r)
-            facts["ours_selected"] = bool(
-                mine and mine.submission_id in _platform_submissions(session, fill, instrument)
+            selected = mine.submission_id if mine else None
+            facts["ours_selected"] = is_ours_selected(
+                selected,
+                _platform_submissions(session, fill, instrument) if selected else frozenset(),
             )
             first = mine.first_score("corr") if mine else None
             facts["slot_score"] = first.value if first else None
             if instrument.mode == "stake":
                 allowance = _allowance(session, fill, instrument)
-                at_risk = mine.at_risk if mine and mine.at_risk is not None else Decimal(0)
-                facts["over_staked"] = at_risk * UNITS_PER_NMR > allowance
+                facts["over_staked"] = is_over_staked(
+                    mine.at_risk if mine else None, allowance=allowance
+                )
         if seller_perf is not None:
             theirs = seller_perf.get(r)
             facts["seller_has_submission"] = theirs is not None and theirs.submission_id is not None
@@ -130,17 +137,6 @@ def _platform_submissions(session, fill: Fill, instrument: Instrument) -> set[st
         )
     )
     return set(rows)
-
-
-def _buyer_bonds(session, user_id: int) -> int:  # type: ignore[no-untyped-def]
-    """Collateral the user locked as a Stake Mode buyer in unsettled fills: it backs their
-    own purchases, so a penalty against them as a seller cannot take it."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(Fill.buyer_collateral), 0)).where(
-            Fill.buyer_user_id == user_id, Fill.state.not_in([s.value for s in FINAL])
-        )
-    )
-    return int(total or 0)
 
 
 def _allowance(session, fill: Fill, instrument: Instrument) -> int:  # type: ignore[no-untyped-def]
@@ -182,10 +178,11 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
         legs: list[Leg] = []
         if move.target in FINAL:
             seller_collateral = 0  # only a penalty reads it (``money`` caps it there)
-            if move.seller_fault:
-                seller_collateral = ledger_db.balances(session, fill.seller_user_id).get(
-                    AccountKind.COLLATERAL, 0
-                ) - _buyer_bonds(session, fill.seller_user_id)
+            if move.seller_fault:  # the buyer bonds of the seller back their own purchases
+                seller_collateral = free_collateral(
+                    ledger_db.balances(session, fill.seller_user_id).get(AccountKind.COLLATERAL, 0),
+                    stake_bonds=market_db.stake_bonds_as_buyer(session, fill.seller_user_id),
+                )
             terms = Terms(
                 notional=fill.notional,
                 fee_rate_bp=fill.fee_rate_bp,

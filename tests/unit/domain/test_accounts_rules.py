@@ -6,11 +6,17 @@ from nmrx.accounts.rules import (
     check_password_strength,
     normalise_username,
     parse_scopes,
+    username_key,
 )
 
 
 def test_usernames_are_normalised_to_lowercase() -> None:
     assert normalise_username("  Alice_1 ") == "alice_1"
+
+
+def test_a_username_is_looked_up_by_the_same_key_it_is_stored_under() -> None:
+    assert username_key(" Alice_1\n") == "alice_1" == normalise_username("Alice_1")
+    assert username_key(None) == ""
 
 
 @pytest.mark.parametrize("name", ["", "ab", "-alice", "alice smith", "a" * 31, "álice"])

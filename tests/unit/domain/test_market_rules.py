@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nmrx.market.rules import (
+    FINAL_FILL_STATES,
     BidHold,
     InvalidLadderText,
     Mode,
@@ -16,6 +17,7 @@ from nmrx.market.rules import (
     order_problem,
     parse_ladder,
 )
+from nmrx.settlement.rules import FINAL, FillState
 from nmrx.wallet.money import TICK, nmr
 
 
@@ -125,3 +127,7 @@ def test_a_ladder_line_that_is_not_quantity_at_price_is_refused_by_line(
 ) -> None:
     with pytest.raises(InvalidLadderText, match=message.replace("(", r"\(")):
         parse_ladder(text)
+
+
+def test_a_fills_escrow_has_left_in_the_settlement_machines_final_states() -> None:
+    assert {FillState(s) for s in FINAL_FILL_STATES} == FINAL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -16,8 +17,13 @@ from nmrx.settlement.rules import (
     Terms,
     check_transition,
     decide,
+    is_ours_selected,
+    is_over_staked,
+    is_protected,
     money,
+    reads_scores,
 )
+from nmrx.wallet.money import UNITS_PER_NMR
 
 CLOSE = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 BASE = Facts(
@@ -165,3 +171,33 @@ def test_the_state_machine_refuses_illegal_moves() -> None:
                 check_transition(final, target)
     with pytest.raises(IllegalTransition):
         check_transition(FillState.AWAITING_SCORES, FillState.DELIVERED)
+
+
+def test_stake_mode_and_file_mode_with_a_slot_are_protected() -> None:
+    assert is_protected("stake", has_slot=False) and is_protected("stake", has_slot=True)
+    assert is_protected("file", has_slot=True)
+    assert not is_protected("file", has_slot=False)
+
+
+def test_scores_are_read_only_for_submitted_fills_once_the_round_closed() -> None:
+    for state in (FillState.DELIVERED, FillState.AWAITING_SCORES):
+        assert reads_scores(state, now=CLOSE, round_close=CLOSE)
+        assert not reads_scores(state, now=CLOSE - timedelta(seconds=1), round_close=CLOSE)
+    for state in (FillState.PENDING_DELIVERY, FillState.RELEASED, FillState.REFUNDED):
+        assert not reads_scores(state, now=CLOSE + timedelta(days=1), round_close=CLOSE)
+
+
+def test_ours_is_selected_only_when_the_slots_submission_is_one_the_platform_made() -> None:
+    ours = {"sub-1", "sub-2"}
+    assert is_ours_selected("sub-2", ours)
+    assert not is_ours_selected("theirs", ours)
+    assert not is_ours_selected(None, ours)
+    assert not is_ours_selected("sub-1", set())
+
+
+def test_over_staked_means_more_at_risk_than_the_allowance_bought() -> None:
+    allowance = 5 * UNITS_PER_NMR
+    assert not is_over_staked(Decimal("5"), allowance=allowance)
+    assert is_over_staked(Decimal("5.00000001"), allowance=allowance)
+    assert not is_over_staked(None, allowance=allowance)  # no stake read: none at risk
+    assert not is_over_staked(Decimal(0), allowance=0)
