@@ -194,7 +194,7 @@ def _wrap(exc: Exception) -> DBAPIError | None:
         return None
     integrity = "IntegrityError" in type(exc).__name__ or "UniqueViolation" in type(exc).__name__
     cls = IntegrityError if integrity else DBAPIError
-    return cls(None, None, exc)  # type: ignore[arg-type]
+    return cls(None, None, exc)
 
 
 # ------------------------------------------------------------------ placement
