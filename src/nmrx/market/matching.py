@@ -401,8 +401,9 @@ def apply_events(
         key = int(order_id)
         found = rows.get(key)
         if found is None:
-            found = rows[key] = sql.order(key)  # type: ignore[assignment]
-            assert found is not None, f"order {key} is in the book but not stored"
+            stored = sql.order(key)
+            assert stored is not None, f"order {key} is in the book but not stored"
+            found = rows[key] = stored
         touched[key] = found
         return found
 
