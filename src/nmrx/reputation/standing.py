@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from nmrx.accounts.tables import User
 from nmrx.delivery.tables import PredictionUpload
@@ -115,7 +116,7 @@ class Standing:
         return ratio(len(self.checks_passed), len(self.checks_passed) + len(self.checks_failed))
 
 
-def _user(session, username: str) -> User:  # type: ignore[no-untyped-def]
+def _user(session: Session, username: str) -> User:
     user = session.scalars(select(User).where(User.username == (username or "").lower())).first()
     if user is None:
         raise NotFound(f"no seller named '{username}'")
@@ -218,7 +219,7 @@ class Summary:
         return ratio(self.on_time, self.on_time + self.late)
 
 
-def summary(session, *, user: User, now: datetime, margin: timedelta) -> Summary:  # type: ignore[no-untyped-def]
+def summary(session: Session, *, user: User, now: datetime, margin: timedelta) -> Summary:
     """A seller's standing in brief, read in the caller's transaction."""
     fills = session.scalar(select(func.count(Fill.id)).where(Fill.seller_user_id == user.id))
     sold = {
@@ -268,8 +269,8 @@ def summary(session, *, user: User, now: datetime, margin: timedelta) -> Summary
 
 
 def _rounds(
-    session, sold: set[tuple[int, int]], now: datetime, margin: timedelta
-) -> list[RoundDelivery]:  # type: ignore[no-untyped-def]
+    session: Session, sold: set[tuple[int, int]], now: datetime, margin: timedelta
+) -> list[RoundDelivery]:
     """On time / late / pending for each (model, round) the seller sold in."""
     if not sold:
         return []

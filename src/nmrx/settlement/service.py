@@ -13,8 +13,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from nmrx.delivery import uploads
 from nmrx.delivery.tables import Delivery
@@ -63,8 +65,8 @@ class _Scores:
         return self.cache[key]
 
 
-def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) -> Facts:  # type: ignore[no-untyped-def]
-    instrument = session.get(Instrument, fill.instrument_id)
+def _facts(c: Container, session: Session, fill: Fill, now: datetime, scores: _Scores) -> Facts:
+    instrument = session.get_one(Instrument, fill.instrument_id)
     deliveries = {
         d.kind: d for d in session.scalars(select(Delivery).where(Delivery.fill_id == fill.id))
     }
@@ -73,7 +75,7 @@ def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) ->
     upload = uploads.current_upload(
         session, model_id=instrument.model_id, round_number=instrument.round_number
     )
-    facts = dict(
+    facts: dict[str, Any] = dict(
         state=FillState(fill.state),
         mode=instrument.mode,
         protected=instrument.mode == "stake" or fill.slot_model_id is not None,
@@ -91,7 +93,7 @@ def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) ->
         and now >= instrument.round_close_at
     ):
         slot = session.get(NumeraiModel, fill.slot_model_id)
-        seller_model = session.get(NumeraiModel, instrument.model_id)
+        seller_model = session.get_one(NumeraiModel, instrument.model_id)
         slot_perf = scores.of(slot.numerai_id, instrument.tournament) if slot else None
         seller_perf = scores.of(seller_model.numerai_id, instrument.tournament)
         r = instrument.round_number
@@ -111,10 +113,10 @@ def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) ->
             facts["seller_has_submission"] = theirs is not None and theirs.submission_id is not None
             first = theirs.first_score("corr") if theirs else None
             facts["seller_score"] = first.value if first else None
-    return Facts(**facts)  # type: ignore[arg-type]
+    return Facts(**facts)
 
 
-def _platform_submissions(session, fill: Fill, instrument: Instrument) -> set[str]:  # type: ignore[no-untyped-def]
+def _platform_submissions(session: Session, fill: Fill, instrument: Instrument) -> set[str]:
     """Every submission the platform made to this buyer's slot for the round: when a buyer
     has several protected fills on one slot, the last delivery is selected for all of them."""
     rows = session.scalars(
@@ -129,10 +131,10 @@ def _platform_submissions(session, fill: Fill, instrument: Instrument) -> set[st
             Delivery.numerai_submission_id.is_not(None),
         )
     )
-    return set(rows)
+    return {r for r in rows if r is not None}
 
 
-def _buyer_bonds(session, user_id: int) -> int:  # type: ignore[no-untyped-def]
+def _buyer_bonds(session: Session, user_id: int) -> int:
     """Collateral the user locked as a Stake Mode buyer in unsettled fills: it backs their
     own purchases, so a penalty against them as a seller cannot take it."""
     total = session.scalar(
@@ -143,7 +145,7 @@ def _buyer_bonds(session, user_id: int) -> int:  # type: ignore[no-untyped-def]
     return int(total or 0)
 
 
-def _allowance(session, fill: Fill, instrument: Instrument) -> int:  # type: ignore[no-untyped-def]
+def _allowance(session: Session, fill: Fill, instrument: Instrument) -> int:
     """The buyer's stake allowance on the slot for the round, in units: all their fills of it."""
     qty = session.scalar(
         select(func.coalesce(func.sum(Fill.quantity), 0))
@@ -155,7 +157,7 @@ def _allowance(session, fill: Fill, instrument: Instrument) -> int:  # type: ign
             Instrument.mode == "stake",
         )
     )
-    return int(qty) * UNITS_PER_NMR
+    return int(qty or 0) * UNITS_PER_NMR
 
 
 def _account(leg_end: str, fill: Fill) -> str:
@@ -387,7 +389,7 @@ class FillChange:
     at: datetime
 
 
-def _parties_of(user_id: int):  # type: ignore[no-untyped-def]
+def _parties_of(user_id: int) -> ColumnElement[bool]:
     return (Fill.buyer_user_id == user_id) | (Fill.seller_user_id == user_id)
 
 
