@@ -65,9 +65,9 @@ def _download_delivery(
 def create_link(c: Container, *, user_id: int, fill_id: int, base_url: str = "") -> DownloadLink:
     with c.db.transaction() as session:
         delivery, _fill, instrument = _download_delivery(session, user_id, fill_id)
-        upload = session.get(PredictionUpload, delivery.upload_id)
-        model = session.get(NumeraiModel, instrument.model_id)
-        name = _filename(model.name, instrument.round_number, upload.format)  # type: ignore[union-attr]
+        upload = session.get_one(PredictionUpload, delivery.upload_id)
+        model = session.get_one(NumeraiModel, instrument.model_id)
+        name = _filename(model.name, instrument.round_number, upload.format)
     token = _signer(c).dumps({"f": fill_id, "u": user_id})
     return DownloadLink(
         f"{base_url}/api/v1/downloads/{token}", c.settings.download_link_ttl_seconds, name

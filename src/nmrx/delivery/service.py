@@ -200,8 +200,8 @@ def _attempt(c: Container, delivery_id: int) -> int | None:
             return None
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
             return None
-        fill = session.get(Fill, delivery.fill_id)
-        instrument = session.get(Instrument, fill.instrument_id)  # type: ignore[union-attr]
+        fill = session.get_one(Fill, delivery.fill_id)
+        instrument = session.get(Instrument, fill.instrument_id)
         slot = (
             session.get(NumeraiModel, fill.slot_model_id) if fill and fill.slot_model_id else None
         )
