@@ -20,8 +20,10 @@ serve: $(BIN)/.installed
 browser:  ## Debian's chromium for the browser tests (never a downloaded browser)
 	@bash scripts/ensure-chromium
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed  ## ruff, ruff format and mypy (settings in pyproject.toml; the same as .pre-commit-config.yaml)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 
 test: $(BIN)/.installed browser lint  ## the whole test suite
 	$(BIN)/pytest -n auto --dist loadfile

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -23,9 +23,9 @@ err = Console(stderr=True)
 register_client_commands(app)  # login, markets, bid, ask, upload, download… (nmrx.client)
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except InsecureSettings as exc:
         err.print(f"[red]Refusing to start:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -204,4 +204,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

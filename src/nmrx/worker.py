@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
@@ -92,7 +93,7 @@ class Worker:
         self.send_webhook = send_webhook
         self.tick_now = tick_now
 
-    def consumer(self, workers: int = 2, shutdown_timeout: float | None = None):  # type: ignore[no-untyped-def]
+    def consumer(self, workers: int = 2, shutdown_timeout: float | None = None) -> Any:
         return self.huey.create_consumer(
             workers=workers,
             worker_type="thread",

@@ -126,7 +126,10 @@ def admin_routes(world: World, admin_token: str) -> list[Route]:
         return clock_info(world)
 
     def set_time(body: dict, _p: dict) -> dict:
-        world.clock.set(_time(body["time"]))
+        moment = _time(body["time"])
+        if moment is None:
+            raise ValueError("time is required")
+        world.clock.set(moment)
         return clock_info(world)
 
     def freeze(body: dict, _p: dict) -> dict:

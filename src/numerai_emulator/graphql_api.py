@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import GraphQLError, execute, parse, validate
+from graphql import ExecutionResult, GraphQLError, GraphQLObjectType, execute, parse, validate
 
 from . import calendar, errors, views
 from .calendar import iso
@@ -294,7 +294,8 @@ def r_performances(ctx: Context, modelId: str, tournament=None) -> list[dict]:  
 def r_pending_payouts(ctx: Context, tournament=None) -> dict:
     key = ctx.key("read_user_info")
     world = ctx.world
-    actual, pending = [], []
+    actual: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
     for model_id in list(world.accounts[key.account_id].model_ids):
         model = world.models[model_id]
         if tournament is not None and model.tournament != tournament:
@@ -412,8 +413,9 @@ RESOLVERS = {
 
 for _type_name, _fields in RESOLVERS.items():
     _type = SCHEMA.get_type(_type_name)
+    assert isinstance(_type, GraphQLObjectType), _type_name
     for _name, _fn in _fields.items():
-        _type.fields[_name].resolve = _fn  # type: ignore[union-attr]
+        _type.fields[_name].resolve = _fn
 
 
 def _error(message: str) -> dict:
@@ -448,7 +450,8 @@ def run(
         variable_values=variables,
         operation_name=body.get("operationName"),
     )
+    assert isinstance(result, ExecutionResult)  # every resolver is synchronous
     for err in result.errors or []:
         if err.original_error is not None and not isinstance(err.original_error, GraphQLError):
             log.error("resolver failed", exc_info=err.original_error)
-    return result.formatted  # type: ignore[union-attr]
+    return dict(result.formatted)

@@ -86,8 +86,7 @@ def clean_predictions(data: RoundData, frame: pd.DataFrame) -> pd.Series:
             preds = live.set_index(id_col)[pred_col].astype(float).sort_index()
             return preds.rename("prediction")
         universe = pd.DataFrame({col: data.ids for col in SIGNALS_ID_COLS})
-        id_col = next((c for c in frame.columns if c in SIGNALS_ID_COLS), None)
-        if id_col is None:
+        if not any(c in SIGNALS_ID_COLS for c in frame.columns):
             raise AssertionError(
                 "invalid_submission_headers: this emulator accepts the ticker columns "
                 f"{list(SIGNALS_ID_COLS)} and the prediction columns ['prediction', 'signal']"

@@ -18,6 +18,7 @@ import io
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -166,7 +167,9 @@ def dataset_bytes(seed: int, tournament: int, number: int, filename: str) -> byt
     data = round_data(seed, tournament, number)
     names = list(data.features.columns)
     if filename.endswith("features.json"):
-        doc = {"feature_sets": {"small": names[:5], "medium": names[:10], "all": names}}
+        doc: dict[str, Any] = {
+            "feature_sets": {"small": names[:5], "medium": names[:10], "all": names}
+        }
         doc["targets"] = ["target"]
         return json.dumps(doc, indent=2).encode()
     if tournament == CLASSIC and filename.endswith("live.parquet"):

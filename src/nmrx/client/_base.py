@@ -42,7 +42,8 @@ def _money_in(name: str, value: NmrAmount | None, units: int | None) -> dict[str
         if isinstance(units, bool) or not isinstance(units, int):
             raise TypeError(f"{name}_units must be an int of 10⁻⁸ NMR")
         return {f"{name}_units": units}
-    return {name: _decimal_text(value, name)}  # type: ignore[arg-type]
+    assert value is not None  # exactly one of the two was given
+    return {name: _decimal_text(value, name)}
 
 
 def new_key() -> str:

@@ -9,10 +9,10 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -28,7 +28,8 @@ from nmrx.client.client import Client
 from nmrx.client.errors import NmrxError
 from nmrx.client.models import Money
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 JSON_HELP = "Print JSON (for scripts) instead of a table."
 
 
@@ -45,11 +46,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def handled(fn: F) -> F:
+def handled(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn client errors into the server's reason on stderr and a non-zero exit code."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except NmrxError as exc:
@@ -61,7 +62,7 @@ def handled(fn: F) -> F:
         except (TypeError, ValueError, OSError) as exc:
             raise fail(_escape(str(exc))) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _escape(text: str) -> str:
@@ -107,8 +108,8 @@ def when(value: datetime | None) -> str:
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
     t = Table(title=title, header_style="bold", show_lines=False)
     for name in columns:
-        justify = "right" if name in NUMERIC else "left"
-        t.add_column(name, justify=justify)  # type: ignore[arg-type]
+        justify: JustifyMethod = "right" if name in NUMERIC else "left"
+        t.add_column(name, justify=justify)
     for row in rows:
         t.add_row(*("-" if v is None else str(v) for v in row))
     return t

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 from nmrx.client.cli_output import (
@@ -242,7 +244,7 @@ def ladder_set(
     out().print(table("Ask ladder", STANDING_COLUMNS, _standing_rows([s])))
 
 
-def _ladder_action(action: str):  # type: ignore[no-untyped-def]
+def _ladder_action(action: str) -> Callable[..., None]:
     def command(
         ladder_id: int = typer.Argument(...),
         as_json_out: bool = typer.Option(False, "--json", help=JSON_HELP),

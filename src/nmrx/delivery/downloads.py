@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from nmrx.delivery.rules import DeliveryKind, DeliveryState
 from nmrx.delivery.tables import Delivery, DownloadLog, PredictionUpload
@@ -39,11 +40,13 @@ def _filename(model: str, round_number: int, fmt: str) -> str:
     return f"{model}_round{round_number}.{'parquet' if fmt == 'parquet' else 'csv'}"
 
 
-def _download_delivery(session, user_id: int, fill_id: int) -> tuple[Delivery, Fill, Instrument]:  # type: ignore[no-untyped-def]
+def _download_delivery(
+    session: Session, user_id: int, fill_id: int
+) -> tuple[Delivery, Fill, Instrument]:
     fill = session.get(Fill, fill_id)
     if fill is None or fill.buyer_user_id != user_id:
         raise NotFound(f"no purchase {fill_id} of yours")
-    instrument = session.get(Instrument, fill.instrument_id)
+    instrument = session.get_one(Instrument, fill.instrument_id)
     if instrument.mode == "stake":
         raise Forbidden(
             "Stake Mode purchases are submitted to your slot; the file itself is never downloadable "
@@ -62,9 +65,9 @@ def _download_delivery(session, user_id: int, fill_id: int) -> tuple[Delivery, F
 def create_link(c: Container, *, user_id: int, fill_id: int, base_url: str = "") -> DownloadLink:
     with c.db.transaction() as session:
         delivery, _fill, instrument = _download_delivery(session, user_id, fill_id)
-        upload = session.get(PredictionUpload, delivery.upload_id)
-        model = session.get(NumeraiModel, instrument.model_id)
-        name = _filename(model.name, instrument.round_number, upload.format)  # type: ignore[union-attr]
+        upload = session.get_one(PredictionUpload, delivery.upload_id)
+        model = session.get_one(NumeraiModel, instrument.model_id)
+        name = _filename(model.name, instrument.round_number, upload.format)
     token = _signer(c).dumps({"f": fill_id, "u": user_id})
     return DownloadLink(
         f"{base_url}/api/v1/downloads/{token}", c.settings.download_link_ttl_seconds, name

@@ -227,11 +227,10 @@ class _Claim:
 def _claim(c: Container, session: Session, delivery: Delivery, now: datetime) -> _Claim | int:
     """Check the attempt may go ahead and take a lease on it; else fail the delivery and
     return its fill's id."""
-    fill = session.get(Fill, delivery.fill_id)
-    instrument = session.get(Instrument, fill.instrument_id)  # type: ignore[union-attr]
-    slot = session.get(NumeraiModel, fill.slot_model_id) if fill and fill.slot_model_id else None
-    upload = session.get(PredictionUpload, delivery.upload_id)
-    assert fill is not None and instrument is not None and upload is not None
+    fill = session.get_one(Fill, delivery.fill_id)
+    instrument = session.get_one(Instrument, fill.instrument_id)
+    slot = session.get(NumeraiModel, fill.slot_model_id) if fill.slot_model_id else None
+    upload = session.get_one(PredictionUpload, delivery.upload_id)
     slot_is_buyers = slot is not None and slot.owner_user_id == fill.buyer_user_id
     key = None
     if slot is not None and slot_is_buyers and now < instrument.round_close_at:

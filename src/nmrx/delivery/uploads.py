@@ -184,7 +184,7 @@ def upload_predictions(
     for listener in UPLOAD_LISTENERS:
         listener(c, upload_id)
     with c.db.transaction() as session:
-        return _info(session, session.get(PredictionUpload, upload_id))  # type: ignore[arg-type]
+        return _info(session, session.get_one(PredictionUpload, upload_id))
 
 
 def _submit_to_own_model(

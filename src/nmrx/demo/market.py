@@ -11,6 +11,7 @@ import logging
 import random
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from nmrx.sellers.tables import NumeraiModel
 from nmrx.settlement import service as settlement
 from nmrx.wallet import service as wallet
 from nmrx.wallet.money import nmr
+
+if TYPE_CHECKING:
+    from nmrx.market.data import InstrumentView
 
 log = logging.getLogger("nmrx.demo.run")
 PASSWORD = "demo-password"
@@ -248,7 +252,7 @@ def _review_settled_purchases(
                 )
 
 
-def _open_books(c: Container) -> list:  # type: ignore[type-arg]
+def _open_books(c: Container) -> list[InstrumentView]:
     from nmrx.market import data as market_data
 
     return market_data.list_instruments(c)

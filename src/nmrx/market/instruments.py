@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -161,7 +162,7 @@ def close_books(c: Container, *, now: datetime | None = None) -> BooksReport:
         ).all()
     report = BooksReport()
     for instrument_id in due:
-        if run(c, lambda mt, i=instrument_id: _close(mt, i, moment)):
+        if run(c, partial(_close, instrument_id=instrument_id, now=moment)):
             report.closed.append(instrument_id)
     return report
 

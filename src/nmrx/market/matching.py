@@ -194,7 +194,7 @@ def _wrap(exc: Exception) -> DBAPIError | None:
         return None
     integrity = "IntegrityError" in type(exc).__name__ or "UniqueViolation" in type(exc).__name__
     cls = IntegrityError if integrity else DBAPIError
-    return cls(None, None, exc)  # type: ignore[arg-type]
+    return cls(None, None, exc)
 
 
 # ------------------------------------------------------------------ placement
@@ -402,8 +402,9 @@ def apply_events(
         key = int(order_id)
         found = rows.get(key)
         if found is None:
-            found = rows[key] = sql.order(key)  # type: ignore[assignment]
-            assert found is not None, f"order {key} is in the book but not stored"
+            stored = sql.order(key)
+            assert stored is not None, f"order {key} is in the book but not stored"
+            found = rows[key] = stored
         touched[key] = found
         return found
 

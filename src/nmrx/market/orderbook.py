@@ -164,7 +164,7 @@ class _Half:
         level.total += live.remaining
         level.count += 1
 
-    def drop_level(self, key: int) -> None:
+    def drop_level(self, key: float) -> None:  # float: keys are compared with ``best``
         levels = self.levels
         del levels[key]
         if key == self.best:
@@ -466,7 +466,7 @@ class OrderBook:
                     break
             if level.count:
                 break  # the incoming order is filled
-            opposite.drop_level(key)  # type: ignore[arg-type]
+            opposite.drop_level(key)
             if not remaining:
                 break
             key = opposite.best

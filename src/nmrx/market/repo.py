@@ -23,6 +23,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -256,8 +257,10 @@ def snapshot(session: Session) -> MarketSnapshot:
             )
         ).scalar_one()
         outside += sign * int(total)
+    # cast: held accounts always belong to a user (only platform accounts have no user_id)
+    held_by_user = cast(dict[int, int], held)
     return MarketSnapshot(
-        bids, held, orders, escrow or 0, int(unsettled), best, other_held, outside
+        bids, held_by_user, orders, escrow or 0, int(unsettled), best, other_held, outside
     )
 
 

@@ -11,7 +11,8 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +35,8 @@ from nmrx.sellers import ownership
 
 if TYPE_CHECKING:
     from nmrx.platform.bootstrap import Container
+
+E = TypeVar("E", bound=Enum)
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 RESERVED_PREFIX = "standing:"  # client ids of orders placed from standing orders
@@ -159,7 +162,7 @@ def _client_id(client_order_id: str | None) -> str:
     return cid
 
 
-def _enum(enum: type, value: object, what: str):  # type: ignore[no-untyped-def]
+def _enum(enum: type[E], value: object, what: str) -> E:
     try:
         return enum(value)
     except ValueError:

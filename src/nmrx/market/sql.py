@@ -484,14 +484,15 @@ def raw_transaction(engine: Engine) -> Iterator[MarketSql]:
     with writer_lock(engine):
         pooled = engine.raw_connection()
         driver = pooled.driver_connection
+        assert driver is not None  # a checked-out pooled connection has its driver connection
         pg = engine.dialect.name == "postgresql"
         try:
             if not pg:
-                driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                driver.execute("BEGIN IMMEDIATE")
             yield MarketSql(driver, pg=pg)
-            driver.commit()  # type: ignore[union-attr]
+            driver.commit()
         except BaseException:
-            driver.rollback()  # type: ignore[union-attr]
+            driver.rollback()
             raise
         finally:
             pooled.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Depends, Request
 
 from nmrx.accounts.rules import Scope
@@ -65,7 +67,7 @@ def create_standing_bid(
     return standing_out(view)
 
 
-def _standing_route(kind: str, action: str):  # type: ignore[no-untyped-def]
+def _standing_route(kind: str, action: str) -> Callable[..., StandingOut]:
     service = {"pause": listings.pause, "resume": listings.resume, "cancel": listings.cancel}[
         action
     ]

@@ -101,7 +101,8 @@ class _GatewayTransport:
 
     api_url: str
     timeout: float
-    token: tuple[str, str] | None
+    # a (public id, secret) pair or None; Any because numerapi's Api infers it as never None
+    token: Any
 
     def raw_query(
         self,
@@ -156,7 +157,7 @@ class SignalsClient(_GatewayTransport, numerapi.SignalsAPI):
 
 def make_client(
     api_url: str, tournament: str, key: NumeraiKey | None, timeout: float
-) -> numerapi.NumerAPI:
+) -> ClassicClient | SignalsClient:
     cls = SignalsClient if tournament == "signals" else ClassicClient
     client = cls(public_id=None, secret_key=None, verbosity="WARNING", show_progress_bars=False)
     client.token = (key.public_id, key.secret) if key else None
@@ -217,7 +218,7 @@ class _GatewayCore:
 
     def client(
         self, tournament: str = "classic", key: NumeraiKey | None = None
-    ) -> numerapi.NumerAPI:
+    ) -> ClassicClient | SignalsClient:
         if tournament not in TOURNAMENTS:
             raise NumeraiInvalid(f"unknown tournament {tournament!r}: classic or signals")
         return make_client(self.api_url, tournament, key, self.timeout)

@@ -27,10 +27,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, delete, exists, func, insert, select, text, true
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import ColumnElement, ScalarSelect, SQLColumnExpression
 
 from nmrx.accounts.tables import User
 from nmrx.market.tables import Fill, Instrument, MarketOrder, NumeraiRound
@@ -200,7 +201,9 @@ def _refresh_stats(session: Session, ids: tuple[int, int]) -> int:
     return int(count)  # (PostgreSQL reports no row count for INSERT … SELECT)
 
 
-def _window_sum(column, window: tuple[int, int] | None):  # type: ignore[no-untyped-def]
+def _window_sum(
+    column: SQLColumnExpression[Any], window: tuple[int, int] | None
+) -> ColumnElement[Any]:
     if window is None:
         return func.sum(0)
     low, high = window
@@ -336,7 +339,7 @@ def _books(session: Session, ids: tuple[int, int]) -> dict[tuple[int, str], _Boo
     the orders table (which keeps every order ever placed).
     """
 
-    def best(side: str, agg):  # type: ignore[no-untyped-def]
+    def best(side: str, agg: ColumnElement[Any]) -> ScalarSelect[Any]:
         return (
             select(agg)
             .where(

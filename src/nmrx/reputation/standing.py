@@ -117,7 +117,7 @@ class Standing:
         return ratio(len(self.checks_passed), len(self.checks_passed) + len(self.checks_failed))
 
 
-def _user(session, username: str) -> User:  # type: ignore[no-untyped-def]
+def _user(session, username: str) -> User:
     user = session.scalars(select(User).where(User.username == username_key(username))).first()
     if user is None:
         raise NotFound(f"no seller named '{username}'")
@@ -220,7 +220,7 @@ class Summary:
         return ratio(self.on_time, self.on_time + self.late)
 
 
-def summary(session, *, user: User, now: datetime, margin_minutes: int) -> Summary:  # type: ignore[no-untyped-def]
+def summary(session, *, user: User, now: datetime, margin_minutes: int) -> Summary:
     """A seller's standing in brief, read in the caller's transaction."""
     fills = session.scalar(select(func.count(Fill.id)).where(Fill.seller_user_id == user.id))
     sold = {
@@ -271,7 +271,7 @@ def summary(session, *, user: User, now: datetime, margin_minutes: int) -> Summa
 
 def _rounds(
     session, sold: set[tuple[int, int]], now: datetime, margin_minutes: int
-) -> list[RoundDelivery]:  # type: ignore[no-untyped-def]
+) -> list[RoundDelivery]:
     """On time / late / pending for each (model, round) the seller sold in."""
     if not sold:
         return []

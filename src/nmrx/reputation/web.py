@@ -8,6 +8,7 @@ For other pages: :func:`reputation_context` gives what ``_track_record.html`` an
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -79,7 +80,7 @@ def markets_page(
     per_page: int = 25,
 ) -> Response:
     c = container(request)
-    filters = {
+    filters: dict[str, Any] = {
         "q": q or None,
         "tournament": tournament or None,
         "mode": mode or None,

@@ -214,7 +214,7 @@ def release_model(c: Container, *, user_id: int, model_id: int) -> None:
 
 
 def _model_info(session: Session, m: NumeraiModel) -> ModelInfo:
-    owner = session.get(User, m.owner_user_id).username if m.owner_user_id else None  # type: ignore[union-attr]
+    owner = session.get_one(User, m.owner_user_id).username if m.owner_user_id else None
     return ModelInfo(
         m.id,
         m.numerai_id,

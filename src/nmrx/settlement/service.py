@@ -69,7 +69,7 @@ class _Scores:
         return self.cache[key]
 
 
-def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) -> Facts:  # type: ignore[no-untyped-def]
+def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) -> Facts:
     instrument = session.get(Instrument, fill.instrument_id)
     deliveries = {
         d.kind: d for d in session.scalars(select(Delivery).where(Delivery.fill_id == fill.id))
@@ -118,10 +118,10 @@ def _facts(c: Container, session, fill: Fill, now: datetime, scores: _Scores) ->
             facts["seller_has_submission"] = theirs is not None and theirs.submission_id is not None
             first = theirs.first_score("corr") if theirs else None
             facts["seller_score"] = first.value if first else None
-    return Facts(**facts)  # type: ignore[arg-type]
+    return Facts(**facts)
 
 
-def _platform_submissions(session, fill: Fill, instrument: Instrument) -> set[str]:  # type: ignore[no-untyped-def]
+def _platform_submissions(session, fill: Fill, instrument: Instrument) -> set[str]:
     """Every submission the platform made to this buyer's slot for the round: when a buyer
     has several protected fills on one slot, the last delivery is selected for all of them."""
     rows = session.scalars(
@@ -139,7 +139,7 @@ def _platform_submissions(session, fill: Fill, instrument: Instrument) -> set[st
     return set(rows)
 
 
-def _allowance(session, fill: Fill, instrument: Instrument) -> int:  # type: ignore[no-untyped-def]
+def _allowance(session, fill: Fill, instrument: Instrument) -> int:
     """The buyer's stake allowance on the slot for the round, in units: all their fills of it."""
     qty = session.scalar(
         select(func.coalesce(func.sum(Fill.quantity), 0))
@@ -384,7 +384,7 @@ class FillChange:
     at: datetime
 
 
-def _parties_of(user_id: int):  # type: ignore[no-untyped-def]
+def _parties_of(user_id: int):
     return (Fill.buyer_user_id == user_id) | (Fill.seller_user_id == user_id)
 
 

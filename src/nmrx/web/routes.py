@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +24,9 @@ from nmrx.web.session import (
     logout_session,
     pop_flashes,
 )
+
+if TYPE_CHECKING:
+    from nmrx.market.data import InstrumentView
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["nmr"] = format_nmr
@@ -58,10 +62,10 @@ def _safe_next(target: str | None) -> str:
 def home(request: Request) -> Response:
     from nmrx.market import data as market_data
 
-    nearest: dict[tuple[int, str], object] = {}
+    nearest: dict[tuple[int, str], InstrumentView] = {}
     for i in market_data.list_instruments(container(request)):
         nearest.setdefault((i.model_id, i.mode), i)  # ordered by round: the nearest book
-    tiles = sorted(nearest.values(), key=lambda i: (i.best_ask is None, i.model_name, i.mode))  # type: ignore[attr-defined]
+    tiles = sorted(nearest.values(), key=lambda i: (i.best_ask is None, i.model_name, i.mode))
     return render(request, "home.html", tiles=tiles[:60])
 
 
