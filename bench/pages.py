@@ -11,7 +11,7 @@ was generated is synced again through the page's "sync now" form) and the worker
 refreshed the market list since — then logs in through the real login form (CSRF token
 from the form) as a seller (alice) and a buyer (bob).
 
-Every main page (``grep -n "@router.get" src/nmrx/web/*.py``; downloads and the
+Every main page (``grep -n "@router.get" src/nmrx/*/web.py``; downloads and the
 server-sent event stream are not pages) is requested ``--warmup`` times, then ``--runs``
 times, one request at a time on a keep-alive connection. A sample is the client's wall
 time on loopback from sending the request to having read the whole body; so it includes

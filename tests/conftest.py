@@ -46,7 +46,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # Still argon2id, at the lowest cost: the production cost (tens of ms a hash, hundreds
     # of users a run) only slows the suite. The browser tests' `nmrx demo` keeps it, and
-    # tests/integration/test_api_accounts.py checks what production stores.
+    # tests/integration/accounts/test_api.py checks what production stores.
     passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     if IN_CI and not PG_URL:
         raise pytest.UsageError(

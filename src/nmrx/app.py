@@ -4,28 +4,59 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from nmrx import __version__
-from nmrx.accounts import api as v1
-from nmrx.delivery import api as delivery
-from nmrx.delivery import web as buyer_routes
+from nmrx.accounts import api as accounts_api
+from nmrx.accounts import web as accounts_web
+from nmrx.delivery import api as delivery_api
+from nmrx.delivery import web as delivery_web
+from nmrx.demo import api as demo_api
+from nmrx.demo import web as demo_web
 from nmrx.market import api as market_api
-from nmrx.market import web as market_routes
+from nmrx.market import web as market_web
+from nmrx.notifications import api as notifications_api
+from nmrx.notifications import web as notifications_web
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.errors import ServiceError, Unauthorized
 from nmrx.reputation import api as reputation_api
-from nmrx.reputation import web as discovery_web
-from nmrx.sellers import api as sellers
-from nmrx.sellers import web as seller_routes
-from nmrx.settlement import api as settlement
+from nmrx.reputation import web as reputation_web
+from nmrx.sellers import api as sellers_api
+from nmrx.sellers import web as sellers_web
+from nmrx.settlement import api as settlement_api
+from nmrx.settlement import web as settlement_web
+from nmrx.wallet import api as wallet_api
+from nmrx.wallet import web as wallet_web
 from nmrx.wallet.money import InvalidAmount
-from nmrx.web import routes as web
+from nmrx.web.pages import render, to_login
 from nmrx.worker import Worker
+
+# Every feature's routes, in one place: the JSON API (its order is the OpenAPI document's)
+# and the HTML pages. Each feature keeps its own in ``<feature>/api.py`` and ``<feature>/web.py``.
+ROUTERS: tuple[APIRouter, ...] = (
+    accounts_api.router,
+    wallet_api.router,
+    demo_api.router,
+    sellers_api.router,
+    market_api.router,
+    delivery_api.router,
+    settlement_api.router,
+    notifications_api.router,
+    reputation_api.router,
+    accounts_web.router,
+    wallet_web.router,
+    demo_web.router,
+    sellers_web.router,
+    delivery_web.router,
+    settlement_web.router,
+    notifications_web.router,
+    reputation_web.router,
+    market_web.router,
+)
 
 
 def _wants_json(request: Request) -> bool:
@@ -57,24 +88,15 @@ def create_app(container: Container) -> FastAPI:
         StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),
         name="static",
     )
-    app.include_router(v1.router)
-    app.include_router(sellers.router)
-    app.include_router(market_api.router)
-    app.include_router(delivery.router)
-    app.include_router(settlement.router)
-    app.include_router(reputation_api.router)
-    app.include_router(web.router)
-    app.include_router(seller_routes.router)
-    app.include_router(buyer_routes.router)
-    app.include_router(discovery_web.router)
-    app.include_router(market_routes.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:
         if not _wants_json(request):
             if isinstance(exc, Unauthorized):
-                return web.to_login(request)
-            return web.render(request, "error.html", status_code=exc.status, error=exc.message)
+                return to_login(request)
+            return render(request, "error.html", status_code=exc.status, error=exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
 

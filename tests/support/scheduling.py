@@ -16,7 +16,7 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 E2E = "tests/e2e/"
-ONE_UNIT_PER_TEST = ("tests/integration/test_settlement_crash.py",)
+ONE_UNIT_PER_TEST = ("tests/integration/settlement/test_settlement_crash.py",)
 
 
 def scope_of(nodeid: str) -> str:

@@ -1,20 +1,18 @@
-"""The JSON API, version 1: parse, call a service, serialise. No rules here."""
+"""JSON API of accounts: registration, the caller's identity and personal API tokens.
+Parse, call a service, serialise; no rules here."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from nmrx.accounts import service as accounts
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.platform.api_deps import container, principal, require
-from nmrx.platform.errors import Forbidden, InvalidInput, NotFound
-from nmrx.platform.wire import AmountIn, Money
-from nmrx.wallet import service as wallet
+from nmrx.platform.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1")
 
@@ -53,33 +51,8 @@ class NewToken(TokenOut):
     token: str = Field(description="shown once; store it safely")
 
 
-class WalletOut(BaseModel):
-    available: Money
-    held: Money
-    collateral: Money
-    total: Money
-
-
-class HistoryEntry(BaseModel):
-    id: str
-    code: str
-    amount: Money
-    effect: dict[str, int] = Field(description="signed units per account of yours")
-    memo: str
-    created_at: datetime
-
-
 def _token_out(info: accounts.TokenInfo) -> dict[str, object]:
     return {k: getattr(info, k) for k in TokenOut.model_fields}
-
-
-def _wallet_out(b: wallet.Balances) -> WalletOut:
-    return WalletOut(
-        available=Money.of(b.available),
-        held=Money.of(b.held),
-        collateral=Money.of(b.collateral),
-        total=Money.of(b.total),
-    )
 
 
 @router.post("/auth/register", response_model=Me, status_code=201, tags=["accounts"])
@@ -127,76 +100,3 @@ def create_token(
 def revoke_token(token_id: int, request: Request, who: Principal = Depends(principal)) -> TokenOut:
     info = accounts.revoke_token(container(request).db, user_id=who.user_id, token_id=token_id)
     return TokenOut(**_token_out(info))
-
-
-@router.get("/wallet", response_model=WalletOut, tags=["wallet"])
-def get_wallet(request: Request, who: Principal = Depends(require(Scope.READ))) -> WalletOut:
-    return _wallet_out(wallet.balances(container(request).db, user_id=who.user_id))
-
-
-@router.get("/wallet/history", response_model=list[HistoryEntry], tags=["wallet"])
-def get_history(
-    request: Request, limit: int = 100, who: Principal = Depends(require(Scope.READ))
-) -> list[HistoryEntry]:
-    if not 1 <= limit <= 1000:
-        raise InvalidInput("limit must be between 1 and 1000")
-    rows = wallet.history(container(request).db, user_id=who.user_id, limit=limit)
-    # cast: a history row's amount is the transfer's integer units (wallet.repo.history)
-    return [HistoryEntry(**{**r, "amount": Money.of(cast(int, r["amount"]))}) for r in rows]
-
-
-@router.post("/wallet/faucet", response_model=WalletOut, tags=["wallet"])
-def faucet(
-    body: AmountIn,
-    request: Request,
-    who: Principal = Depends(require(Scope.TRADE)),
-    idempotency_key: str | None = Header(None),
-) -> WalletOut:
-    """Demo mode only: credit test NMR (at most 1,000 NMR a request)."""
-    c = container(request)
-    if not c.settings.demo:
-        raise NotFound("the faucet exists only in demo mode")
-    balances = wallet.faucet(
-        c.db,
-        user_id=who.user_id,
-        amount=body.units(),
-        max_amount=c.settings.faucet_max_units,
-        request_id=idempotency_key,
-    )
-    return _wallet_out(balances)
-
-
-@router.post("/wallet/withdrawals", response_model=WalletOut, tags=["wallet"])
-def withdraw(
-    body: AmountIn,
-    request: Request,
-    who: Principal = Depends(require(Scope.TRADE)),
-    idempotency_key: str | None = Header(None),
-) -> WalletOut:
-    balances = wallet.withdraw(
-        container(request).db, user_id=who.user_id, amount=body.units(), request_id=idempotency_key
-    )
-    return _wallet_out(balances)
-
-
-class DemoClockIn(BaseModel):
-    to: str = Field(description="next_open, next_close or days")
-    days: float = 1
-
-
-class DemoClockOut(BaseModel):
-    now: str
-    round_number: int | None
-    round_status: str | None
-    duties: dict[str, str]
-
-
-@router.post("/demo/clock", response_model=DemoClockOut, tags=["demo"])
-def demo_clock(
-    body: DemoClockIn, request: Request, who: Principal = Depends(principal)
-) -> DemoClockOut:
-    """Demo mode only: advance the Numerai emulator's clock and run the worker's duties now."""
-    from nmrx.demo import control as clock
-
-    report = clock.advance(container(request), to=body.to, days=body.days)
-    return DemoClockOut(**report.__dict__)

@@ -19,7 +19,7 @@ from nmrx.reputation.web import reputation_context
 from nmrx.sellers import collateral
 from nmrx.wallet import service as wallet
 from nmrx.wallet.money import InvalidAmount, parse_nmr
-from nmrx.web.routes import render, to_login
+from nmrx.web.pages import render, to_login
 from nmrx.web.session import csrf_protect, current_user_id, flash
 
 router = APIRouter(include_in_schema=False)
@@ -253,3 +253,13 @@ def cancel(request: Request, order_id: int, back: str = Form("/portfolio")) -> R
         back if back.startswith("/") and not back.startswith("//") else "/portfolio",
         status_code=303,
     )
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    """The front page: one tile per model and mode, its nearest book."""
+    nearest: dict[tuple[int, str], object] = {}
+    for i in market_data.list_instruments(container(request)):
+        nearest.setdefault((i.model_id, i.mode), i)  # ordered by round: the nearest book
+    tiles = sorted(nearest.values(), key=lambda i: (i.best_ask is None, i.model_name, i.mode))  # type: ignore[attr-defined]
+    return render(request, "home.html", tiles=tiles[:60])

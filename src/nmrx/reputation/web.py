@@ -19,7 +19,7 @@ from nmrx.platform.errors import InvalidInput, ServiceError
 from nmrx.reputation import discovery, reviews
 from nmrx.reputation import track_records as performance
 from nmrx.wallet.money import InvalidAmount, parse_nmr
-from nmrx.web.routes import render, to_login
+from nmrx.web.pages import render, to_login
 from nmrx.web.session import csrf_protect, current_user_id, flash
 
 router = APIRouter(include_in_schema=False)

@@ -13,7 +13,7 @@ from nmrx.platform.errors import InvalidInput, ServiceError
 from nmrx.sellers import collateral, numerai_keys, ownership
 from nmrx.sellers.rules import CheckOutcome
 from nmrx.wallet.money import InvalidAmount, format_nmr, parse_nmr
-from nmrx.web.routes import render, to_login
+from nmrx.web.pages import render, to_login
 from nmrx.web.session import csrf_protect, current_user_id, flash
 
 router = APIRouter(include_in_schema=False)

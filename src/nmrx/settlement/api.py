@@ -1,22 +1,19 @@
-"""JSON API for fills: a user's purchases and sales, and each fill's timeline in plain words."""
+"""JSON API for fills: a user's purchases and sales, each fill's timeline in plain words,
+and the live stream of their state changes (also the pages' stream: :mod:`nmrx.settlement.web`)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
-from nmrx.notifications import service as notifications
 from nmrx.platform.api_deps import container, require
 from nmrx.platform.errors import InvalidInput
-from nmrx.platform.sse import sse
+from nmrx.platform.sse import cursor_stream
 from nmrx.platform.wire import Money
 from nmrx.settlement import service as settlement
 
@@ -115,53 +112,15 @@ async def stream_fill_changes(
     if not 0.05 <= poll <= 30:
         raise InvalidInput("poll must be between 0.05 and 30 seconds")
     c = container(request)
-    resumed = request.headers.get("last-event-id", "")
-    if resumed.isdigit():
-        after = int(resumed)
-    if after is None:
-        after = await run_in_threadpool(settlement.last_change_id, c, user_id=user_id)
-    cursor = after
-
-    async def events() -> AsyncIterator[str]:
-        nonlocal cursor
-        sent = 0
-        yield ": fill state changes\n\n"  # opens the stream at once (a comment, not an event)
-        while max_events is None or sent < max_events:
-            changes = await run_in_threadpool(
-                settlement.fill_changes, c, user_id=user_id, after_id=cursor
-            )
-            for change in changes:
-                if max_events is not None and sent >= max_events:
-                    return
-                cursor = change.event_id
-                yield sse("fill", cursor, FillChangeOut(**change.__dict__).model_dump(mode="json"))
-                sent += 1
-            if changes:
-                continue
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(poll)
-
-    return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    return await cursor_stream(
+        request,
+        event="fill",
+        opening="fill state changes",
+        after=after,
+        latest=lambda: settlement.last_change_id(c, user_id=user_id),
+        rows_after=lambda cursor: settlement.fill_changes(c, user_id=user_id, after_id=cursor),
+        cursor_of=lambda change: change.event_id,
+        data_of=lambda change: FillChangeOut(**change.__dict__).model_dump(mode="json"),
+        poll=poll,
+        max_events=max_events,
     )
-
-
-class NotificationOut(BaseModel):
-    kind: str
-    title: str
-    body: str
-    at: datetime
-    deadline: datetime | None
-    link: str | None
-
-
-@router.get("/notifications", response_model=list[NotificationOut], tags=["notifications"])
-def my_notifications(
-    request: Request, who: Principal = Depends(require(Scope.READ))
-) -> list[NotificationOut]:
-    """What needs doing before which deadline (first), then what happened, newest first."""
-    return [
-        NotificationOut(**n.__dict__)
-        for n in notifications.for_user(container(request), user_id=who.user_id)
-    ]

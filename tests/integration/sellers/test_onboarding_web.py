@@ -9,7 +9,7 @@ from nmrx.platform.bootstrap import Container
 from nmrx.sellers import ownership
 from nmrx.sellers.tables import OwnershipCode
 from numerai_emulator import EmulatorServer
-from tests.integration.test_onboarding import owned
+from tests.integration.sellers.test_onboarding import owned
 from tests.support.builders import (
     api_client,
     bearer,
