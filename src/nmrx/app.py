@@ -25,7 +25,6 @@ from nmrx.sellers import web as seller_routes
 from nmrx.settlement import api as settlement
 from nmrx.wallet.money import InvalidAmount
 from nmrx.web import routes as web
-from nmrx.worker import Worker
 
 
 def _wants_json(request: Request) -> bool:
@@ -41,8 +40,6 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
-    worker = Worker(container)
-    container.wake_worker = worker.process_deliveries
     app.state.demo_logins = []
     app.add_middleware(
         SessionMiddleware,
