@@ -160,3 +160,18 @@ def test_the_tick_task_runs_every_duty(
         "reputation",
     }
     assert not any(v.startswith("error") for v in report.values()), report
+
+
+def test_the_demo_clock_runs_every_duty_through_the_containers_port(market: Container) -> None:
+    from nmrx.demo import control
+
+    report = control.advance(market, to="days", days=0.001)
+    assert set(report.duties) == {
+        "open_books",
+        "close_books",
+        "deliveries",
+        "settlement",
+        "webhooks",
+        "reputation",
+    }
+    assert not any(v.startswith("error") for v in report.duties.values()), report.duties
