@@ -67,6 +67,12 @@ def plan_cheaply(session: Session) -> None:
         session.execute(text("SET LOCAL jit = off"))
 
 
+def joins_laterally(session: Session) -> bool:
+    """Whether the database plans a per-row subquery (``LATERAL``) better than a grouped
+    join: PostgreSQL yes, SQLite (which has no ``LATERAL``) no."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run ``callback`` once the transaction of ``session`` (opened by
     ``Database.transaction``) has committed, outside its locks; dropped on rollback."""

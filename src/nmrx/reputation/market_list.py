@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, aliased
 
 from nmrx.accounts.tables import User
 from nmrx.market.tables import Fill, Instrument, MarketOrder, NumeraiRound
-from nmrx.platform.db import plan_cheaply
+from nmrx.platform.db import joins_laterally, plan_cheaply
 from nmrx.reputation.rules import Windows, change_bp, trending_windows, vwap
 from nmrx.reputation.tables import InstrumentStats, MarketListing, ModelPerformance, Review
 from nmrx.sellers.tables import NumeraiModel
@@ -149,7 +149,7 @@ def _refresh_stats(session: Session, ids: tuple[int, int]) -> int:
         Instrument.round_number,
     )
     closed = (Instrument.state == "closed").label("closed")
-    if session.get_bind().dialect.name == "postgresql":
+    if joins_laterally(session):
         per_book = select(*aggregates).where(Fill.instrument_id == Instrument.id).lateral()
         books = (
             select(*book, *per_book.c, closed)
