@@ -33,7 +33,6 @@ from nmrx.wallet import api as wallet_api
 from nmrx.wallet import web as wallet_web
 from nmrx.wallet.money import InvalidAmount
 from nmrx.web.pages import render, to_login
-from nmrx.worker import Worker
 
 # Every feature's routes, in one place: the JSON API (its order is the OpenAPI document's)
 # and the HTML pages. Each feature keeps its own in ``<feature>/api.py`` and ``<feature>/web.py``.
@@ -72,8 +71,6 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
-    worker = Worker(container)
-    container.wake_worker = worker.process_deliveries
     app.state.demo_logins = []
     app.add_middleware(
         SessionMiddleware,

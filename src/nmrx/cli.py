@@ -37,7 +37,7 @@ def _serve(settings: Settings, host: str, port: int, demo_logins: list | None = 
     from nmrx.app import create_app
     from nmrx.platform.bootstrap import bootstrap
 
-    container = bootstrap(settings)
+    container = bootstrap(settings, queue=True)  # uploads wake the worker
     api = create_app(container)
     api.state.demo_logins = demo_logins or []
     uvicorn.run(api, host=host, port=port, log_level="info")
@@ -100,6 +100,7 @@ def demo(
         console.print("Register your own account too; the wallet page has a faucet.")
         from nmrx.worker import Worker
 
+        # Consumes what the server's uploads enqueue; seeding (above) enqueued nothing.
         worker = Worker(container).consumer(workers=2, shutdown_timeout=5)
         worker.start()  # in this process: threads beside the server's, one SQLite writer
         try:
@@ -114,12 +115,12 @@ def demo(
 def worker(workers: int = 2) -> None:
     """Run the background worker: deliveries, book opening and closing, webhooks, settlement."""
     from nmrx.platform.bootstrap import bootstrap
-    from nmrx.worker import Worker
 
-    container = bootstrap(_settings())
+    container = bootstrap(_settings(), queue=True)
+    assert container.worker is not None
     queue = "Redis" if container.settings.redis_url else "SQLite"
     console.print(f"NMRX worker: {workers} threads, {queue} queue, a tick every minute")
-    Worker(container).consumer(workers=workers).run()
+    container.worker.consumer(workers=workers).run()
 
 
 @app.command()

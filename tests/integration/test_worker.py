@@ -19,7 +19,7 @@ from sqlalchemy import select
 from nmrx.delivery import uploads
 from nmrx.delivery.tables import Delivery
 from nmrx.market.tables import Fill
-from nmrx.platform.bootstrap import Container
+from nmrx.platform.bootstrap import Container, bootstrap
 from nmrx.worker import Worker
 from numerai_emulator import EmulatorServer
 from tests.conftest import IN_CI
@@ -33,11 +33,14 @@ if IN_CI and not REDIS_URL:
 
 @pytest.fixture(params=QUEUES)
 def worker(request: pytest.FixtureRequest, market: Container) -> Iterator[Worker]:
+    """The queue of a process bootstrapped as the app is (``queue=True``), on the market's
+    database; its consumer runs in threads, as ``nmrx worker`` would."""
     if request.param == "redis":
         market.settings.redis_url = REDIS_URL
-    w = Worker(market)
+    queued = bootstrap(market.settings, migrate=False, queue=True)
+    w = queued.worker
+    assert w is not None
     w.huey.flush()
-    market.wake_worker = w.process_deliveries
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     consumer = w.consumer(workers=2)
     consumer.start()
@@ -46,6 +49,7 @@ def worker(request: pytest.FixtureRequest, market: Container) -> Iterator[Worker
     for s, h in handlers.items():
         signal.signal(s, h)
     w.huey.flush()
+    queued.close()
 
 
 def test_the_worker_uses_the_queue_the_settings_ask_for(
@@ -93,8 +97,12 @@ def test_an_upload_wakes_the_worker_which_submits_to_the_slot(
     buyer.place(stake, "bid", 5, "0.02", slot_model_id=buyer.model(0))
     fill = fills_of(market, stake)[0]
     content = predictions(emulator, round_number, seed=21)
-    uploads.upload_predictions(
-        market, user_id=seller.id, model_id=seller.model(), content=content, filename="p.csv"
+    uploads.upload_predictions(  # in the app's process: it enqueues, the worker consumes
+        worker.container,
+        user_id=seller.id,
+        model_id=seller.model(),
+        content=content,
+        filename="p.csv",
     )
 
     def delivered() -> bool:
@@ -129,7 +137,7 @@ def test_an_upload_wakes_the_worker_which_releases_file_mode_sales(
     fill = fills_of(market, book)[0]
     assert fill_state(market, fill.id) == "pending_delivery"
     uploads.upload_predictions(
-        market,
+        worker.container,
         user_id=seller.id,
         model_id=seller.model(),
         content=predictions(emulator, round_number, seed=5),
@@ -152,3 +160,18 @@ def test_the_tick_task_runs_every_duty(
         "reputation",
     }
     assert not any(v.startswith("error") for v in report.values()), report
+
+
+def test_the_demo_clock_runs_every_duty_through_the_containers_port(market: Container) -> None:
+    from nmrx.demo import control
+
+    report = control.advance(market, to="days", days=0.001)
+    assert set(report.duties) == {
+        "open_books",
+        "close_books",
+        "deliveries",
+        "settlement",
+        "webhooks",
+        "reputation",
+    }
+    assert not any(v.startswith("error") for v in report.duties.values()), report.duties

@@ -98,5 +98,6 @@ def create_token(
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["accounts"])
 def revoke_token(token_id: int, request: Request, who: Principal = Depends(principal)) -> TokenOut:
-    info = accounts.revoke_token(container(request).db, user_id=who.user_id, token_id=token_id)
+    c = container(request)
+    info = accounts.revoke_token(c.db, user_id=who.user_id, token_id=token_id, now=c.clock.now())
     return TokenOut(**_token_out(info))

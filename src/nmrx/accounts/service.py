@@ -21,7 +21,7 @@ from nmrx.accounts.rules import (
     username_key,
 )
 from nmrx.accounts.tables import ApiToken, User
-from nmrx.platform.clock import utcnow
+from nmrx.platform.clock import Clock
 from nmrx.platform.db import Database
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from nmrx.platform.tables import AuditEvent
@@ -149,18 +149,18 @@ def list_tokens(db: Database, *, user_id: int) -> list[TokenInfo]:
         return [_info(r) for r in rows]
 
 
-def revoke_token(db: Database, *, user_id: int, token_id: int) -> TokenInfo:
+def revoke_token(db: Database, *, user_id: int, token_id: int, now: datetime) -> TokenInfo:
     with db.transaction() as session:
         row = session.get(ApiToken, token_id)
         if row is None or row.user_id != user_id:
             raise NotFound(f"no token {token_id} on your account")
         if row.revoked_at is None:
-            row.revoked_at = utcnow()
+            row.revoked_at = now
             _audit(session, user_id, "token.revoke", f"token:{row.id}")
         return _info(row)
 
 
-def principal_for_token(db: Database, token: str) -> Principal:
+def principal_for_token(db: Database, token: str, *, clock: Clock) -> Principal:
     if not token or not token.startswith(TOKEN_PREFIX):
         raise Unauthorized("missing or malformed API token")
     with db.transaction() as session:
@@ -173,7 +173,7 @@ def principal_for_token(db: Database, token: str) -> Principal:
             raise Unauthorized("this API token was revoked")
         user = session.get(User, row.user_id)
         assert user is not None
-        now = utcnow()
+        now = clock.now()
         last = row.last_used_at
         if last is None or now - last > USE_STAMP:
             row.last_used_at = now

@@ -113,7 +113,8 @@ def tokens_revoke(request: Request, token_id: int) -> Response:
     if user_id is None:
         return to_login(request)
     try:
-        info = accounts.revoke_token(container(request).db, user_id=user_id, token_id=token_id)
+        c = container(request)
+        info = accounts.revoke_token(c.db, user_id=user_id, token_id=token_id, now=c.clock.now())
         flash(request, f"Token “{info.name}” revoked.", "success")
     except ServiceError as exc:
         flash(request, exc.message, "error")

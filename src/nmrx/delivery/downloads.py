@@ -4,8 +4,9 @@ buyer, only for the purchased round, every download logged. Stake Mode files nev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,7 @@ from nmrx.delivery.rules import DeliveryKind, DeliveryState
 from nmrx.delivery.tables import Delivery, DownloadLog, PredictionUpload
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.bootstrap import Container
+from nmrx.platform.clock import Clock
 from nmrx.platform.errors import Conflict, Forbidden, NotFound
 from nmrx.sellers.tables import NumeraiModel
 
@@ -32,8 +34,24 @@ class DownloadedFile:
     media_type: str
 
 
+class _ClockSigner(TimestampSigner):
+    """Stamps a link, and checks its age, with the platform clock instead of the wall clock."""
+
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self.clock.now().timestamp())
+
+
 def _signer(c: Container) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(c.settings.secret_key, salt="nmrx-download-link")
+    return URLSafeTimedSerializer(
+        c.settings.secret_key,
+        salt="nmrx-download-link",
+        signer=_ClockSigner,
+        signer_kwargs={"clock": c.clock},
+    )
 
 
 def _filename(model: str, round_number: int, fmt: str) -> str:

@@ -28,6 +28,8 @@ from nmrx.delivery.rules import (
 from nmrx.delivery.tables import Delivery, PredictionUpload
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.bootstrap import Container
+from nmrx.platform.db import locked
+from nmrx.platform.events import DeliveriesDue, UploadAccepted
 from nmrx.platform.numerai import NumeraiError, NumeraiKey, SubmissionInfo
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers import numerai_keys
@@ -95,6 +97,7 @@ def _ensure(session: Session, fill: Fill, instrument: Instrument, now: datetime)
                 "quantity": fill.quantity,
                 "price_units": fill.price,
             },
+            now=now,
         )
     for kind in kinds_for(instrument.mode, has_slot=fill.slot_model_id is not None):
         if kind.value not in existing:
@@ -128,14 +131,11 @@ def sync(c: Container, *, model_id: int | None = None, round_number: int | None 
     return touched
 
 
-def on_upload(c: Container, upload_id: int) -> None:
-    """A new file for (model, round): deliver it to every buyer, replacing an earlier one."""
-    with c.db.transaction() as session:
-        upload = session.get(PredictionUpload, upload_id)
-        assert upload is not None
-        model_id, round_number = upload.model_id, upload.round_number
-    sync(c, model_id=model_id, round_number=round_number)
-    c.wake_worker()  # submissions and settlement happen in the worker, not in the request
+def on_upload(c: Container, accepted: UploadAccepted) -> None:
+    """A new file for (model, round): deliver it to every buyer, replacing an earlier one;
+    then ``DeliveriesDue`` (the worker, where one listens, submits and settles)."""
+    sync(c, model_id=accepted.model_id, round_number=accepted.round_number)
+    c.bus.publish(DeliveriesDue(accepted.model_id, accepted.round_number))
 
 
 def process_due(c: Container, *, limit: int = 200) -> int:
@@ -191,10 +191,9 @@ def _attempt(c: Container, delivery_id: int) -> int | None:
     """Claims the delivery so two workers never race; returns its fill's id when decided."""
     now = c.clock.now()
     with c.db.transaction() as session:
-        query = select(Delivery).where(Delivery.id == delivery_id)
-        if c.db.is_postgres:
-            query = query.with_for_update()
-        delivery = session.scalars(query).first()
+        delivery = session.scalars(
+            locked(select(Delivery).where(Delivery.id == delivery_id))
+        ).first()
         if (
             delivery is None
             or delivery.state != DeliveryState.WAITING
@@ -374,6 +373,7 @@ def announce_open_rounds(c: Container) -> int:
                         "round": round_number,
                         "message": "sales are waiting for your upload",
                     },
+                    now=now,
                 )
                 count += 1
     return count
@@ -385,9 +385,6 @@ def run_once(c: Container) -> None:
     announce_open_rounds(c)
     process_due(c)
     expire_overdue(c)
-
-
-uploads.UPLOAD_LISTENERS.append(on_upload)
 
 
 def deliveries_for(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from threading import Lock
@@ -17,8 +16,8 @@ from nmrx.delivery.predictions import InvalidPredictions, validate
 from nmrx.delivery.rules import upload_deadline
 from nmrx.delivery.tables import PredictionUpload
 from nmrx.platform.bootstrap import Container
-from nmrx.platform.clock import utcnow
 from nmrx.platform.errors import Conflict, InvalidInput, NotFound, Unavailable
+from nmrx.platform.events import UploadAccepted
 from nmrx.platform.numerai import NumeraiError, NumeraiUnavailable, RoundInfo
 from nmrx.platform.storage import fingerprint
 from nmrx.platform.tables import AuditEvent
@@ -26,9 +25,6 @@ from nmrx.sellers import numerai_keys
 from nmrx.sellers.tables import NumeraiModel
 
 log = logging.getLogger("nmrx.uploads")
-
-# Called after a new file for (model, round) is committed: delivery re-delivers it.
-UPLOAD_LISTENERS: list[Callable[[Container, int], None]] = []
 
 
 @dataclass(frozen=True)
@@ -112,7 +108,8 @@ def upload_predictions(
     filename: str,
     submit_to_own_model: bool = False,
 ) -> UploadInfo:
-    """Validate and store the round's file for a model the user owns. Refusals store nothing."""
+    """Validate and store the round's file for a model the user owns. Refusals store nothing.
+    Once stored (and sent to the seller's own model if asked), ``UploadAccepted`` is published."""
     name = (filename or "predictions.csv").rsplit("/", 1)[-1][:200]
     with c.db.transaction() as session:
         model = _owned_model(session, user_id, model_id)
@@ -152,7 +149,7 @@ def upload_predictions(
                 )
             ):
                 previous.current = False
-                previous.replaced_at = utcnow()
+                previous.replaced_at = now
             row = PredictionUpload(
                 model_id=model_id,
                 tournament=tournament,
@@ -181,8 +178,7 @@ def upload_predictions(
         raise
     if submit_to_own_model:
         _submit_to_own_model(c, upload_id, user_id, model_numerai_id, tournament, content, name)
-    for listener in UPLOAD_LISTENERS:
-        listener(c, upload_id)
+    c.bus.publish(UploadAccepted(upload_id, model_id, round_info.number))
     with c.db.transaction() as session:
         return _info(session, session.get_one(PredictionUpload, upload_id))
 

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from nmrx.delivery import webhook_sender as http_hooks
 from nmrx.delivery.tables import SellerWebhook, WebhookCall
 from nmrx.platform.bootstrap import Container
-from nmrx.platform.clock import utcnow
 from nmrx.platform.errors import InvalidInput, NotFound
 
 BACKOFF = (
@@ -66,7 +65,7 @@ def set_webhook(c: Container, *, user_id: int, url: str) -> WebhookInfo:
             )
             session.add(row)
         row.url = url
-        row.updated_at = utcnow()
+        row.updated_at = c.clock.now()
         session.flush()
         return WebhookInfo(
             row.url,
@@ -98,9 +97,16 @@ def delete_webhook(c: Container, *, user_id: int) -> None:
 
 
 def emit(
-    session: Session, *, seller_user_id: int, event: str, dedupe_key: str, payload: dict
+    session: Session,
+    *,
+    seller_user_id: int,
+    event: str,
+    dedupe_key: str,
+    payload: dict,
+    now: datetime,
 ) -> None:
-    """Queue an event for the seller's webhook, inside the caller's transaction (idempotent)."""
+    """Queue an event for the seller's webhook, inside the caller's transaction (idempotent);
+    it is due at ``now`` (the platform clock's)."""
     hook = session.scalars(
         select(SellerWebhook).where(SellerWebhook.user_id == seller_user_id)
     ).first()
@@ -116,13 +122,14 @@ def emit(
             event=event,
             dedupe_key=key,
             payload=json.dumps(body, sort_keys=True, default=str),
+            next_attempt_at=now,
         )
     )
 
 
 def send_due(c: Container, *, limit: int = 100) -> int:
     """Attempt every call that is due; returns how many were attempted."""
-    now = utcnow()
+    now = c.clock.now()
     with c.db.transaction() as session:
         ids = session.scalars(
             select(WebhookCall.id)
@@ -146,17 +153,18 @@ def send(c: Container, *, call_id: int) -> CallInfo:
         url, event, body = hook.url, call.event, call.payload.encode()
         secret = c.key_box.decrypt_text(hook.secret_ciphertext, associated=_assoc(hook.user_id))
     attempt = http_hooks.post(url, secret, event, body)
+    now = c.clock.now()
     with c.db.transaction() as session:
         call = session.get(WebhookCall, call_id)
         assert call is not None
         call.attempts += 1
         call.last_status, call.last_error = attempt.status, attempt.error
         if attempt.ok:
-            call.state, call.delivered_at = "delivered", utcnow()
+            call.state, call.delivered_at = "delivered", now
         elif call.attempts >= MAX_ATTEMPTS:
             call.state = "failed"
         else:
-            call.next_attempt_at = utcnow() + BACKOFF[call.attempts - 1]
+            call.next_attempt_at = now + BACKOFF[call.attempts - 1]
         return _call_info(call)
 
 

@@ -38,11 +38,10 @@ def advance(c: Container, *, to: str, days: float = 1) -> ClockReport:
     else:
         admin.advance(to=to)
     from nmrx.market import instruments
-    from nmrx.worker import tick
 
     with contextlib.suppress(Exception):  # Numerai (the emulator) may be between rounds
         instruments.sync_calendar(c)
-    duties = tick(c)
+    duties = c.run_duties()
     return status(c, duties)
 
 

@@ -27,7 +27,6 @@ from nmrx.market.orders import CancelReason
 from nmrx.market.rounds import Round, RoundCalendar
 from nmrx.market.rules import InstrumentState, Mode
 from nmrx.market.tables import Instrument, NumeraiRound
-from nmrx.platform.clock import utcnow
 from nmrx.platform.errors import Unavailable
 from nmrx.platform.numerai import NumeraiError
 from nmrx.sellers.tables import NumeraiModel
@@ -47,6 +46,7 @@ class BooksReport:
 def record_round(c: Container, *, number: int, open_time: datetime, close_time: datetime) -> Round:
     """Remember a round as Numerai reported it (the calendar's anchor). Two workers may
     record the same new round at once: the loser of the insert race updates instead."""
+    now = c.clock.now()
     for attempt in range(2):
         try:
             with c.db.transaction() as session:
@@ -56,7 +56,7 @@ def record_round(c: Container, *, number: int, open_time: datetime, close_time: 
                         NumeraiRound(number=number, open_time=open_time, close_time=close_time)
                     )
                 else:
-                    row.open_time, row.close_time, row.fetched_at = open_time, close_time, utcnow()
+                    row.open_time, row.close_time, row.fetched_at = open_time, close_time, now
             break
         except IntegrityError:
             if attempt:

@@ -49,7 +49,6 @@ from nmrx.market.rules import (
     order_problem,
 )
 from nmrx.market.sql import FillRow, InstrumentRow, MarketSql, OrderRow, raw_transaction
-from nmrx.platform.clock import utcnow
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from nmrx.sellers.rules import free_collateral, may_list, seller_requirement
 from nmrx.settlement.rules import FillState
@@ -532,8 +531,6 @@ def cancel_in(
     return order
 
 
-def now_or_default(c: Container | None, now: datetime | None) -> datetime:
+def now_or_default(c: Container, now: datetime | None) -> datetime:
     """``now`` if given, else the platform clock (the emulator's in demos and tests)."""
-    if now is not None:
-        return now
-    return c.clock.now() if c is not None else utcnow()
+    return now if now is not None else c.clock.now()

@@ -45,10 +45,6 @@ from nmrx.wallet.tables import LedgerAccount, LedgerHold, LedgerTransfer
 CACHE_SIZE = 512  # books kept per process and database
 
 
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 class BookCache:
     """The books of one database in this process, each tagged with its ``book_seq``."""
 

@@ -31,7 +31,7 @@ from nmrx.market.rules import InstrumentState, OrderState, StandingState
 from nmrx.market.sql import FillRow, OrderRow
 from nmrx.market.tables import Fill, Instrument, MarketOrder, StandingOrder
 from nmrx.platform.errors import InvalidInput, NotFound
-from nmrx.sellers import ownership
+from nmrx.platform.events import ModelOwnershipMoved
 
 if TYPE_CHECKING:
     from nmrx.platform.bootstrap import Container
@@ -341,9 +341,10 @@ def list_orders(
         return [stored_view(session, o) for o in rows]
 
 
-def cancel_asks_of_owner(session: Session, *, model_id: int, owner_user_id: int) -> None:
-    """Ownership moved away or was released: cancel the owner's open asks on the model
-    (asks hold no money) and pause their ladders on it. Runs in the caller's transaction."""
+def cancel_asks_of_owner(session: Session, moved: ModelOwnershipMoved) -> None:
+    """Ownership moved away or was released: cancel the old owner's open asks on the model
+    (asks hold no money) and pause their ladders on it. Runs in the move's transaction."""
+    model_id, owner_user_id, moment = moved.model_id, moved.from_user_id, moved.at
     mt = MarketTransaction(None, session)
     asks = session.scalars(
         select(MarketOrder.id)
@@ -357,7 +358,6 @@ def cancel_asks_of_owner(session: Session, *, model_id: int, owner_user_id: int)
         )
         .order_by(MarketOrder.instrument_id, MarketOrder.id)
     ).all()
-    moment = now_or_default(None, None)
     for order_id in asks:
         cancel_in(mt, order_id, CancelReason.USER, moment)
     session.execute(
@@ -370,7 +370,3 @@ def cancel_asks_of_owner(session: Session, *, model_id: int, owner_user_id: int)
         )
         .values(state=StandingState.PAUSED.value, updated_at=moment)
     )
-
-
-if cancel_asks_of_owner not in ownership.ASK_CANCELLERS:
-    ownership.ASK_CANCELLERS.append(cancel_asks_of_owner)

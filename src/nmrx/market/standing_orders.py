@@ -37,7 +37,6 @@ from nmrx.market.matching import (
     run,
 )
 from nmrx.market.orders import CancelReason, OrderType, Side
-from nmrx.market.repo import is_postgres
 from nmrx.market.rules import InstrumentState, Mode, OrderState, StandingState, order_problem
 from nmrx.market.tables import (
     Instrument,
@@ -46,6 +45,7 @@ from nmrx.market.tables import (
     StandingOrder,
     StandingPlacement,
 )
+from nmrx.platform.db import locked
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers.tables import NumeraiModel
@@ -144,9 +144,7 @@ def _check_levels(levels: Sequence[tuple[int, int]]) -> list[Level]:
 
 
 def _lock(mt: MarketTransaction, standing_id: int, user_id: int) -> StandingOrder:
-    query = select(StandingOrder).where(StandingOrder.id == standing_id)
-    if is_postgres(mt.session):
-        query = query.with_for_update()
+    query = locked(select(StandingOrder).where(StandingOrder.id == standing_id))
     so = mt.session.scalars(query.execution_options(populate_existing=True)).first()
     if so is None or so.user_id != user_id:
         raise NotFound(f"you have no standing order {standing_id}")
@@ -501,9 +499,7 @@ def place_standing_orders(
         ).all()
         placed, refusals = 0, []
         for standing_id in candidates:
-            query = select(StandingOrder).where(StandingOrder.id == standing_id)
-            if is_postgres(mt.session):
-                query = query.with_for_update()
+            query = locked(select(StandingOrder).where(StandingOrder.id == standing_id))
             so = mt.session.scalars(query.execution_options(populate_existing=True)).one()
             n, refused = _place_into(mt, so, instrument_id, now)
             placed += n

@@ -26,7 +26,8 @@ def principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("authentication required: send `Authorization: Bearer <API token>`")
-    return accounts.principal_for_token(container(request).db, credentials.credentials)
+    c = container(request)
+    return accounts.principal_for_token(c.db, credentials.credentials, clock=c.clock)
 
 
 def require(scope: Scope) -> Callable[..., Principal]:

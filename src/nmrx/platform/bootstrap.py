@@ -1,20 +1,29 @@
-"""The composition root: the app, the worker, the CLI and the tests all start here."""
+"""The composition root: the app, the worker, the CLI and the tests all start here.
+
+``bootstrap`` builds the adapters and registers every event handler (``register_handlers``),
+so a process behaves the same whatever modules it imported: features publish events
+(``platform/events.py``) and never find each other through import-time side effects.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nmrx.platform.clock import Clock, EmulatorClock, SystemClock
 from nmrx.platform.config import Settings
 from nmrx.platform.crypto import SecretBox
 from nmrx.platform.db import Database, make_engine
+from nmrx.platform.events import DeliveriesDue, MessageBus, ModelOwnershipMoved, UploadAccepted
 from nmrx.platform.migrate import upgrade
 from nmrx.platform.numerai import NumeraiGateway
 from nmrx.platform.storage import ContentStore, LocalEncryptedStore
 from nmrx.sellers.rules import CollateralPolicy
 from nmrx.wallet import repo as ledger_db
+
+if TYPE_CHECKING:
+    from nmrx.worker import Worker
 
 log = logging.getLogger("nmrx")
 
@@ -27,8 +36,10 @@ class Container:
     key_box: SecretBox
     clock: Clock
     files: ContentStore
-    # Set by the app to enqueue a worker task; a no-op where no worker listens (tests call services).
-    wake_worker: Callable[[], object] = field(default=lambda: None)
+    bus: MessageBus = field(default_factory=MessageBus)
+    # The worker's queue when this process hands background work to it (``queue=True``:
+    # the app, ``nmrx demo``, ``nmrx worker``); None where services run it inline (tests).
+    worker: Worker | None = None
 
     @property
     def collateral_policy(self) -> CollateralPolicy:
@@ -37,14 +48,22 @@ class Container:
             rate_bp=self.settings.seller_collateral_rate_bp,
         )
 
+    def run_duties(self) -> dict[str, str]:
+        """Every periodic duty of the worker once, now, in this process (the demo clock)."""
+        from nmrx.worker import tick
+
+        return tick(self)
+
     def close(self) -> None:
         self.db.dispose()
 
 
-def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Container:
+def bootstrap(
+    settings: Settings | None = None, *, migrate: bool = True, queue: bool = False
+) -> Container:
+    """The application's parts, wired. ``queue``: hand background work (submitting what an
+    upload made due) to the worker's queue instead of leaving it to the next tick."""
     settings = settings or Settings()
-    from nmrx.market import service as orders  # noqa: F401  (registers the order book's ownership hook)
-
     db = Database(make_engine(settings.effective_database_url))
     if migrate:
         upgrade(db.engine)
@@ -56,7 +75,7 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Cont
         retries=settings.numerai_retries,
         backoff=settings.numerai_backoff_seconds,
     )
-    return Container(
+    c = Container(
         settings=settings,
         db=db,
         numerai=numerai,
@@ -66,6 +85,29 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> Cont
             settings.data_dir / "files", SecretBox(settings.secret_key, "files")
         ),
     )
+    if queue:
+        from nmrx.worker import Worker
+
+        c.worker = Worker(c)
+    register_handlers(c)
+    return c
+
+
+def register_handlers(c: Container) -> None:
+    """Who listens to which event: the one place features are wired to each other."""
+    from nmrx.delivery import service as delivery
+    from nmrx.market import service as market
+
+    # A moved or released model: its old owner's asks go, in the move's own transaction.
+    c.bus.subscribe_in_transaction(
+        ModelOwnershipMoved, lambda session, e: market.cancel_asks_of_owner(session, e)
+    )
+    # A new file: every buyer of (model, round) is pointed at it (downloads are delivered).
+    c.bus.subscribe(UploadAccepted, lambda e: delivery.on_upload(c, e))
+    # Submissions and settlement happen in the worker, not in the request that uploaded.
+    worker = c.worker
+    if worker is not None:
+        c.bus.subscribe(DeliveriesDue, lambda e: worker.process_deliveries())
 
 
 def make_clock(settings: Settings) -> Clock:

@@ -1,21 +1,24 @@
-"""Engine and transactions.
+"""Engine, transactions and locking: the only module that knows the database's dialect.
 
 SQLite runs in WAL mode and every write transaction starts with ``BEGIN IMMEDIATE``,
 so SQLite is the single writer that serialises money movements. PostgreSQL uses
-row locks (``SELECT … FOR UPDATE``) taken by the repositories.
+row locks (``SELECT … FOR UPDATE``), taken by ``locked(query)`` in the repositories.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+Query = TypeVar("Query", bound=Select[Any])
+_AFTER_COMMIT = "nmrx.after_commit"
 
 
 def make_engine(url: str) -> Engine:
@@ -47,8 +50,36 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def locked(query: Query) -> Query:
+    """The rows ``query`` reads, locked against other writers until the transaction ends.
+
+    ``SELECT … FOR UPDATE`` on PostgreSQL. SQLite has no row locks (SQLAlchemy leaves the
+    clause out there): its write transactions already run one at a time (``BEGIN
+    IMMEDIATE`` and ``writer_lock``), so the rows cannot change under the reader.
+    """
+    return query.with_for_update()
+
+
+def plan_cheaply(session: Session) -> None:
+    """For the rest of this transaction, skip PostgreSQL's JIT compilation: for short
+    aggregates it costs more than running them. Nothing to do on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+
+
+def joins_laterally(session: Session) -> bool:
+    """Whether the database plans a per-row subquery (``LATERAL``) better than a grouped
+    join: PostgreSQL yes, SQLite (which has no ``LATERAL``) no."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the transaction of ``session`` (opened by
+    ``Database.transaction``) has committed, outside its locks; dropped on rollback."""
+    callbacks = session.info.get(_AFTER_COMMIT)
+    if callbacks is None:
+        raise RuntimeError("after_commit needs a session opened by Database.transaction()")
+    callbacks.append(callback)
 
 
 _writers: weakref.WeakKeyDictionary[Engine, AbstractContextManager[object]] = (
@@ -84,14 +115,12 @@ class Database:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    @property
-    def is_postgres(self) -> bool:
-        return is_postgres(self.engine)
-
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        callbacks: list[Callable[[], None]] = []
         with writer_lock(self.engine):
             session = self._sessions()
+            session.info[_AFTER_COMMIT] = callbacks
             try:
                 yield session
                 session.commit()
@@ -100,6 +129,8 @@ class Database:
                 raise
             finally:
                 session.close()
+        for callback in callbacks:  # committed: what waited for it runs now
+            callback()
 
     def dispose(self) -> None:
         self.engine.dispose()

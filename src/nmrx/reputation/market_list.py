@@ -27,15 +27,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, delete, exists, func, insert, select, text, true
+from sqlalchemy import case, delete, exists, func, insert, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import ColumnElement, ScalarSelect, SQLColumnExpression
 
 from nmrx.accounts.tables import User
 from nmrx.market.tables import Fill, Instrument, MarketOrder, NumeraiRound
-from nmrx.platform.clock import utcnow
+from nmrx.platform.db import joins_laterally, plan_cheaply
 from nmrx.reputation.rules import Windows, change_bp, trending_windows, vwap
 from nmrx.reputation.tables import InstrumentStats, MarketListing, ModelPerformance, Review
 from nmrx.sellers.tables import NumeraiModel
@@ -102,10 +103,9 @@ def refresh(c: Container, *, chunk: int = CHUNK) -> RefreshReport:
     markets = updated = 0
     for ids in _chunks(model_ids, chunk):
         with c.db.transaction() as session:
-            if c.db.is_postgres:  # compiling these short aggregates costs more than running them
-                session.execute(text("SET LOCAL jit = off"))
+            plan_cheaply(session)
             updated += _refresh_stats(session, ids)
-            markets += _rebuild_listings(session, ids, windows, ratings)
+            markets += _rebuild_listings(session, ids, windows, ratings, c.clock.now())
     return RefreshReport(markets, updated, ref, time.perf_counter() - started)
 
 
@@ -150,7 +150,7 @@ def _refresh_stats(session: Session, ids: tuple[int, int]) -> int:
         Instrument.round_number,
     )
     closed = (Instrument.state == "closed").label("closed")
-    if session.get_bind().dialect.name == "postgresql":
+    if joins_laterally(session):
         per_book = select(*aggregates).where(Fill.instrument_id == Instrument.id).lateral()
         books = (
             select(*book, *per_book.c, closed)
@@ -215,6 +215,7 @@ def _rebuild_listings(
     ids: tuple[int, int],
     windows: Windows | None,
     ratings: dict[int, tuple[float, int]],
+    now: datetime,
 ) -> int:
     models = {
         m.id: (m, username)
@@ -272,7 +273,6 @@ def _rebuild_listings(
             select(ModelPerformance).where(ModelPerformance.model_id.between(*ids))
         )
     }
-    now = utcnow()
     rows = []
     for model_id, mode, trades, volume, notional, r_vol, r_not, p_vol, p_not in totals:
         model, seller = models[model_id]

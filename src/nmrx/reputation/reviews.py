@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from nmrx.accounts.rules import username_key
 from nmrx.accounts.tables import User
 from nmrx.market.tables import Fill, Instrument
-from nmrx.platform.clock import utcnow
+from nmrx.platform.db import locked
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from nmrx.platform.tables import AuditEvent
 from nmrx.reputation.rules import REVIEWABLE_FILL_STATES, ReviewRefusal, may_reply, may_review
@@ -232,10 +232,7 @@ def create_review(
 def reply(c: Container, *, user_id: int, review_id: int, text: str) -> ReviewView:
     """The seller of the reviewed purchase answers, once."""
     with c.db.transaction() as session:
-        query = select(Review).where(Review.id == review_id)
-        if c.db.is_postgres:
-            query = query.with_for_update()
-        review = session.scalars(query).first()
+        review = session.scalars(locked(select(Review).where(Review.id == review_id))).first()
         if review is None:
             raise NotFound(f"no review {review_id}")
         refusal = may_reply(
@@ -245,7 +242,7 @@ def reply(c: Container, *, user_id: int, review_id: int, text: str) -> ReviewVie
         )
         if refusal is not None:
             raise _refuse(refusal)
-        review.reply_text, review.replied_at = text.strip(), utcnow()
+        review.reply_text, review.replied_at = text.strip(), c.clock.now()
         session.add(
             AuditEvent(
                 actor_user_id=user_id,

@@ -32,7 +32,6 @@ from nmrx.accounts.tables import User
 from nmrx.delivery.rules import upload_deadline
 from nmrx.delivery.tables import PredictionUpload
 from nmrx.market.tables import Fill, Instrument
-from nmrx.platform.clock import utcnow
 from nmrx.platform.errors import NotFound
 from nmrx.reputation.rules import (
     CHECK_OUTCOMES,
@@ -186,7 +185,7 @@ def seller_standing(c: Container, *, username: str) -> Standing:
             username=user.username,
             member_since=user.created_at,
             seller_since=since,
-            tenure_days=max(0, (utcnow() - since).days) if since else 0,
+            tenure_days=max(0, (c.clock.now() - since).days) if since else 0,
             models=models,
             fill_ids=[f for f, _, _, _ in sold],
             volume=sum(n for _, n, _, _ in sold),

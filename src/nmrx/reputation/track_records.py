@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from nmrx.accounts.tables import User
 from nmrx.market.tables import Instrument
-from nmrx.platform.clock import utcnow
 from nmrx.platform.errors import NotFound, Unavailable
 from nmrx.platform.numerai import NumeraiError, NumeraiNotFound
 from nmrx.platform.numerai_history import RoundRecord, round_records
@@ -170,7 +169,7 @@ def sync_model(c: Container, *, model_id: int) -> SyncResult:
                 stored[record.round_number] = scored
             for key, value in values.items():
                 setattr(scored, key, value)
-            scored.synced_at = utcnow()
+            scored.synced_at = now
         corr_by_round = {n: r.corr for n, r in stored.items()}
         headline = summaries(corr_by_round, (20,))[20]
         perf = _performance_row(session, model_id)

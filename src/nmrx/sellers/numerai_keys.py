@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nmrx.platform.bootstrap import Container
-from nmrx.platform.clock import utcnow
 from nmrx.platform.crypto import SecretBox
 from nmrx.platform.errors import InvalidInput, NotFound, Unavailable
 from nmrx.platform.numerai import (
@@ -95,11 +94,11 @@ def add_key(c: Container, *, user_id: int, public_id: str, secret: str) -> KeyIn
         row.secret_ciphertext = ciphertext
         row.numerai_username = account.username
         row.scopes = " ".join(sorted(account.scopes))
-        row.updated_at = utcnow()
+        row.updated_at = c.clock.now()
         session.flush()
         for model in account.models:
             ownership.bind_model(
-                session, user_id=user_id, ref=model, via="api_key", api_key_id=row.id
+                c, session, user_id=user_id, ref=model, via="api_key", api_key_id=row.id
             )
         session.add(
             AuditEvent(

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from nmrx.accounts.rules import username_key
 from nmrx.accounts.tables import User
-from nmrx.platform.clock import utcnow
 from nmrx.platform.errors import Conflict, InvalidInput, NotFound, Unavailable
+from nmrx.platform.events import ModelOwnershipMoved
 from nmrx.platform.numerai import TOURNAMENTS, ModelRef, NumeraiNotFound, NumeraiUnavailable
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers.rules import OUTCOME_MESSAGES, CheckOutcome, PendingCode, judge_bio, new_code
@@ -81,7 +81,7 @@ def request_code(
             model_name=profile.name,
             tournament=t,
             code=new_code(),
-            expires_at=utcnow() + ttl,
+            expires_at=c.clock.now() + ttl,
         )
         session.add(row)
         session.flush()
@@ -122,7 +122,7 @@ def check_code(
             raise NotFound(f"no verification code {code_id} on your account")
         pending = PendingCode(row.code, row.expires_at, row.used_at is not None)
         name, tournament = row.model_name, row.tournament
-    moment = now or utcnow()
+    moment = now or c.clock.now()
     early = judge_bio(pending, bio=pending.code, now=moment)
     if early is not CheckOutcome.VERIFIED:  # expired or used: no need to ask Numerai
         return CheckResult(early, OUTCOME_MESSAGES[early], None)
@@ -144,6 +144,7 @@ def check_code(
             raise Conflict(OUTCOME_MESSAGES[CheckOutcome.CODE_USED])
         row.used_at = moment
         model = bind_model(
+            c,
             session,
             user_id=user_id,
             ref=ModelRef(profile.id, profile.name, tournament),
@@ -154,22 +155,36 @@ def check_code(
 
 
 def bind_model(
-    session: Session, *, user_id: int, ref: ModelRef, via: str, api_key_id: int | None
+    c: Container,
+    session: Session,
+    *,
+    user_id: int,
+    ref: ModelRef,
+    via: str,
+    api_key_id: int | None,
 ) -> NumeraiModel:
-    """Bind a Numerai model to the user, moving it from a previous owner if any."""
+    """Bind a Numerai model to the user, moving it from a previous owner if any (which
+    publishes ``ModelOwnershipMoved`` inside the caller's transaction)."""
     model = session.scalars(select(NumeraiModel).where(NumeraiModel.numerai_id == ref.id)).first()
     if model is None:
         model = NumeraiModel(numerai_id=ref.id, name=ref.name, tournament=ref.tournament)
         session.add(model)
         session.flush()
     previous = model.owner_user_id
+    now = c.clock.now()
     model.name = ref.name
     if previous != user_id or model.verified_via != via:
         session.add(
-            OwnershipMove(model_id=model.id, from_user_id=previous, to_user_id=user_id, via=via)
+            OwnershipMove(
+                model_id=model.id,
+                from_user_id=previous,
+                to_user_id=user_id,
+                via=via,
+                created_at=now,
+            )
         )
     if previous is not None and previous != user_id:
-        cancel_open_asks(session, model_id=model.id, owner_user_id=previous)
+        c.bus.publish(ModelOwnershipMoved(model.id, previous, user_id, now), session=session)
         session.add(
             AuditEvent(
                 actor_user_id=user_id,
@@ -179,7 +194,7 @@ def bind_model(
             )
         )
     model.owner_user_id = user_id
-    model.verified_at = utcnow()
+    model.verified_at = now
     model.verified_via = via
     if api_key_id is not None or previous != user_id:
         model.api_key_id = api_key_id
@@ -187,23 +202,21 @@ def bind_model(
     return model
 
 
-# Order-book hooks register here (the book cancels the previous owner's asks on a move).
-ASK_CANCELLERS: list = []
-
-
-def cancel_open_asks(session: Session, *, model_id: int, owner_user_id: int) -> None:
-    for cancel in ASK_CANCELLERS:
-        cancel(session, model_id=model_id, owner_user_id=owner_user_id)
-
-
 def release_model(c: Container, *, user_id: int, model_id: int) -> None:
     with c.db.transaction() as session:
         model = session.get(NumeraiModel, model_id)
         if model is None or model.owner_user_id != user_id:
             raise NotFound(f"you do not own model {model_id}")
-        cancel_open_asks(session, model_id=model.id, owner_user_id=user_id)
+        now = c.clock.now()
+        c.bus.publish(ModelOwnershipMoved(model.id, user_id, None, now), session=session)
         session.add(
-            OwnershipMove(model_id=model.id, from_user_id=user_id, to_user_id=None, via="release")
+            OwnershipMove(
+                model_id=model.id,
+                from_user_id=user_id,
+                to_user_id=None,
+                via="release",
+                created_at=now,
+            )
         )
         model.owner_user_id, model.verified_at, model.verified_via, model.api_key_id = (
             None,

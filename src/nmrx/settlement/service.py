@@ -21,7 +21,7 @@ from nmrx.delivery.tables import Delivery
 from nmrx.market import repo as market_db
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.bootstrap import Container
-from nmrx.platform.clock import utcnow
+from nmrx.platform.db import locked
 from nmrx.platform.numerai import NumeraiError, RoundPerformance
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers.rules import free_collateral
@@ -168,9 +168,7 @@ def _account(leg_end: str, fill: Fill) -> str:
 def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: datetime) -> bool:
     """Commit one move, or nothing if another reconciler got there first."""
     with c.db.transaction() as session:
-        query = select(Fill).where(Fill.id == fill_id)
-        if c.db.is_postgres:
-            query = query.with_for_update()
+        query = locked(select(Fill).where(Fill.id == fill_id))
         fill = session.scalars(query.execution_options(populate_existing=True)).one()
         if fill.state != expected:
             return False
@@ -211,7 +209,7 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
         changed = conn.execute(
             update(Fill)
             .where(Fill.id == fill_id, Fill.state == expected.value)
-            .values(state=move.target.value, updated_at=utcnow())
+            .values(state=move.target.value, updated_at=now)
         ).rowcount
         if changed != 1:
             raise RuntimeError(f"fill {fill_id} changed under a row lock")  # rolls everything back

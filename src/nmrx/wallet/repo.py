@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from nmrx.platform.clock import utcnow
+from nmrx.platform.db import locked
 from nmrx.wallet.rules import (
     PLATFORM_KINDS,
     USER_KINDS,
@@ -72,9 +72,9 @@ def open_platform_accounts(session: Session) -> None:
 
 
 def _lock_accounts(session: Session, keys: Sequence[str]) -> dict[str, LedgerAccount]:
-    query = select(LedgerAccount).where(LedgerAccount.key.in_(keys)).order_by(LedgerAccount.id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = locked(
+        select(LedgerAccount).where(LedgerAccount.key.in_(keys)).order_by(LedgerAccount.id)
+    )
     rows = {a.key: a for a in session.scalars(query.execution_options(populate_existing=True))}
     missing = [k for k in keys if k not in rows]
     if missing:
@@ -194,9 +194,7 @@ def transfers(session: Session, specs: Sequence[TransferSpec]) -> list[LedgerTra
 
 
 def _lock_hold(session: Session, hold_id: str) -> LedgerHold:
-    query = select(LedgerHold).where(LedgerHold.id == hold_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = locked(select(LedgerHold).where(LedgerHold.id == hold_id))
     hold = session.scalars(query.execution_options(populate_existing=True)).first()
     if hold is None:
         raise LedgerError(f"no such hold: {hold_id}")
@@ -261,7 +259,6 @@ def post_hold(
         ),
     )
     hold.remaining -= amount
-    hold.updated_at = utcnow()
     session.flush()
     return hold
 
@@ -285,7 +282,6 @@ def void_hold(session: Session, *, hold_id: str) -> LedgerHold:
             ),
         )
     hold.remaining = 0
-    hold.updated_at = utcnow()
     session.flush()
     return hold
 

@@ -74,4 +74,4 @@ class LedgerHold(Base):
     state: Mapped[str] = mapped_column(String(10))
     purpose: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -330,14 +331,12 @@ def test_the_browser_download_gives_the_buyer_the_file_and_refuses_everyone_else
 def test_expired_links_fail(
     market: Container, client: TestClient, emulator: EmulatorServer, round_number: int
 ) -> None:
-    import time
-
     seller, file_buyer, _s, _st, file_fills, _sf = setup_round(market, emulator, round_number)
     assert upload(client, seller, predictions(emulator, round_number, seed=11)).status_code == 201
     market.settings.download_link_ttl_seconds = 1
     headers = bearer(make_token(market, file_buyer.user))
     link = client.post(f"/api/v1/fills/{file_fills[0].id}/download-link", headers=headers).json()
-    time.sleep(2.1)
+    emulator.world.advance(seconds=2.1)  # the platform's clock, not the wall's, ages a link
     r = client.get(link["url"].replace("http://testserver", ""), headers=headers)
     assert r.status_code == 403 and "expired" in r.json()["error"]
 
@@ -369,3 +368,48 @@ def test_the_seller_sees_each_rounds_buyers_and_where_their_deliveries_stand(
     page = browser_as(market, seller).get("/sell")
     table = page.text[page.text.index('id="sold-rounds"') :]
     assert f"<td>{model}</td><td>{round_number}</td><td>3</td><td>3</td>" in table
+
+
+UPLOAD_ALONE = """
+import json, sys
+from pathlib import Path
+
+from nmrx.delivery import uploads
+from nmrx.platform.bootstrap import bootstrap
+from nmrx.platform.config import Settings
+
+settings, user_id, model_id, path = json.loads(sys.argv[1]), *map(int, sys.argv[2:4]), sys.argv[4]
+container = bootstrap(Settings(**settings), migrate=False)
+assert "nmrx.delivery.service" in sys.modules, "bootstrap wires delivery itself"
+uploads.upload_predictions(
+    container, user_id=user_id, model_id=model_id, content=Path(path).read_bytes(), filename="p.csv"
+)
+"""
+
+
+def test_a_process_that_never_imports_delivery_still_delivers_on_upload(
+    market: Container, emulator: EmulatorServer, round_number: int, tmp_path: Path
+) -> None:
+    """A fresh interpreter that imports only the upload service: bootstrap's handlers, not
+    whatever modules the process happened to import, point the buyers at the new file."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    seller, file_buyer, _slot, _stake, file_fills, _sf = setup_round(market, emulator, round_number)
+    path = tmp_path / "p.csv"
+    path.write_bytes(predictions(emulator, round_number, seed=31))
+    settings = market.settings.model_dump(mode="json")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, "-c", UPLOAD_ALONE, json.dumps(settings), str(seller.id)]
+        + [str(seller.model()), str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    got = deliveries(market, file_fills[0].id)["download"]
+    assert got.state == "delivered" and got.upload_id is not None

@@ -20,6 +20,7 @@ from nmrx.delivery import webhooks
 from nmrx.delivery.tables import WebhookCall
 from nmrx.delivery.webhook_sender import SIGNATURE_HEADER, verify
 from nmrx.platform.bootstrap import Container
+from nmrx.platform.clock import FixedClock
 from numerai_emulator import EmulatorServer
 from tests.support.market import instrument, trader
 
@@ -152,13 +153,15 @@ def test_a_failing_receiver_is_retried_and_every_attempt_logged(
 def test_send_due_waits_for_the_backoff_before_each_retry(
     market: Container, emulator: EmulatorServer, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The service reads the time through its module-level ``utcnow``: drive it by hand.
-    clock = {"now": webhooks.utcnow() + timedelta(seconds=1)}  # past the call's default due
-    monkeypatch.setattr(webhooks, "utcnow", lambda: clock["now"])
     seller = trader(market, emulator, collateral_nmr=20)
+    # The service reads the time from the container's clock: drive it by hand.
+    clock = FixedClock(market.clock.now())
+    monkeypatch.setattr(market, "clock", clock)
     webhooks.set_webhook(market, user_id=seller.id, url=receiver.url)
     with market.db.transaction() as s:
-        webhooks.emit(s, seller_user_id=seller.id, event="test", dedupe_key="b1", payload={})
+        webhooks.emit(
+            s, seller_user_id=seller.id, event="test", dedupe_key="b1", payload={}, now=clock.now()
+        )
         call_id = s.scalars(select(WebhookCall.id)).one()
     receiver.fail_next = 3
 
@@ -168,22 +171,22 @@ def test_send_due_waits_for_the_backoff_before_each_retry(
 
     delays: list[timedelta] = []
     for attempt in (1, 2, 3):
-        attempted_at = clock["now"]
+        attempted_at = clock.value
         assert webhooks.send_due(market) == 1
         assert receiver.hits == attempt
         due = next_attempt_at()
         delays.append(due - attempted_at)
         assert delays[-1] > timedelta(0)
         # just before the backoff has elapsed: nothing is resent
-        clock["now"] = due - timedelta(seconds=1)
+        clock.value = due - timedelta(seconds=1)
         assert webhooks.send_due(market) == 0
         assert receiver.hits == attempt
-        clock["now"] = due  # and once the clock reaches it, it is
+        clock.value = due  # and once the clock reaches it, it is
     assert delays == list(webhooks.BACKOFF[:3])
     assert delays[0] < delays[1] < delays[2]
     assert webhooks.send_due(market) == 1  # the fourth attempt succeeds
     assert receiver.hits == 4 and len(receiver.received) == 1
-    clock["now"] += timedelta(days=1)
+    clock.value += timedelta(days=1)
     assert webhooks.send_due(market) == 0  # delivered: never sent again
     assert receiver.hits == 4
 
@@ -194,7 +197,14 @@ def test_an_unreachable_receiver_gives_up_after_the_last_attempt(
     seller = trader(market, emulator, collateral_nmr=20)
     webhooks.set_webhook(market, user_id=seller.id, url="http://127.0.0.1:9/hook")
     with market.db.transaction() as s:
-        webhooks.emit(s, seller_user_id=seller.id, event="test", dedupe_key="t1", payload={})
+        webhooks.emit(
+            s,
+            seller_user_id=seller.id,
+            event="test",
+            dedupe_key="t1",
+            payload={},
+            now=market.clock.now(),
+        )
         call_id = s.scalars(select(WebhookCall.id)).one()
     for _ in range(webhooks.MAX_ATTEMPTS):
         info = webhooks.send(market, call_id=call_id)

@@ -10,6 +10,7 @@ from nmrx.market import service as orders
 from nmrx.market.tables import Fill, MarketOrder
 from nmrx.platform.bootstrap import Container, bootstrap
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, ServiceError
+from nmrx.platform.events import MessageBus, ModelOwnershipMoved
 from nmrx.platform.numerai import ModelRef
 from nmrx.sellers import collateral, ownership
 from nmrx.sellers.tables import NumeraiModel
@@ -248,14 +249,34 @@ def test_unsettled_sales_raise_the_sellers_collateral_requirement(container, boo
     )
 
 
+def _move_model(c: Container, model_id: int, to_user_id: int) -> None:
+    with c.db.transaction() as s:
+        m = s.get(NumeraiModel, model_id)
+        ref = ModelRef(m.numerai_id, m.name, m.tournament)  # type: ignore[union-attr]
+        ownership.bind_model(c, s, user_id=to_user_id, ref=ref, via="bio", api_key_id=None)
+
+
 def test_a_moved_model_cancels_the_previous_owners_asks(container, book) -> None:  # type: ignore[no-untyped-def]
     seller, file_book, _ = book
     ask = _ask(container, seller, file_book, 1, nmr(3)).order
     newcomer = make_user(container)
-    with container.db.transaction() as s:
-        m = s.get(NumeraiModel, seller.model_id)
-        ref = ModelRef(m.numerai_id, m.name, m.tournament)
-        ownership.bind_model(s, user_id=newcomer.id, ref=ref, via="bio", api_key_id=None)
+    _move_model(container, seller.model_id, newcomer.id)
+    assert orders.get_order(container, user_id=seller.user.id, order_id=ask.id).state == "cancelled"
+    assert market_data.book(container, instrument_id=file_book).asks == []
+
+
+def test_the_ownership_event_is_what_cancels_the_old_owners_asks(container, book) -> None:  # type: ignore[no-untyped-def]
+    """The move publishes ModelOwnershipMoved; its handler, registered by bootstrap, cancels."""
+    seller, file_book, _ = book
+    ask = _ask(container, seller, file_book, 1, nmr(3)).order
+    newcomer = make_user(container)
+    wired, container.bus = container.bus, MessageBus()  # nobody listens: the move alone
+    _move_model(container, seller.model_id, newcomer.id)
+    assert orders.get_order(container, user_id=seller.user.id, order_id=ask.id).state == "open"
+
+    with container.db.transaction() as s:  # the event, through bootstrap's handlers
+        moved = ModelOwnershipMoved(seller.model_id, seller.user.id, newcomer.id, NOW)
+        wired.publish(moved, session=s)
     assert orders.get_order(container, user_id=seller.user.id, order_id=ask.id).state == "cancelled"
     assert market_data.book(container, instrument_id=file_book).asks == []
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from nmrx.platform.bootstrap import Container
-from nmrx.platform.clock import utcnow
+from nmrx.platform.events import ModelOwnershipMoved
 from nmrx.sellers import ownership
 from nmrx.sellers.tables import NumeraiModel, OwnershipCode, OwnershipMove
 from nmrx.wallet import service as wallet
@@ -95,15 +95,16 @@ def test_an_expired_code_is_refused_even_if_it_is_in_the_bio(
 ) -> None:
     player = numerai_player(emulator.world)
     user = make_user(market)
+    issued = market.clock.now()  # codes live by the platform's clock
     info = ownership.request_code(market, user_id=user.id, model_name=player.classic[0])
     emulator.world.set_bio(player.classic[0], info.code)
     result = ownership.check_code(
-        market, user_id=user.id, code_id=info.id, now=utcnow() + timedelta(hours=24, seconds=1)
+        market, user_id=user.id, code_id=info.id, now=issued + timedelta(hours=24, seconds=1)
     )
     assert result.outcome.value == "code_expired" and result.model is None
     assert owned(market) == {}
     fresh = ownership.check_code(
-        market, user_id=user.id, code_id=info.id, now=utcnow() + timedelta(hours=23)
+        market, user_id=user.id, code_id=info.id, now=issued + timedelta(hours=23)
     )
     assert fresh.outcome.value == "verified"
 
@@ -258,14 +259,10 @@ def test_secrets_are_never_stored_or_logged_in_clear(
 
 
 def test_a_newer_verification_moves_the_model_and_cancels_the_old_owners_asks(
-    market: Container, client: TestClient, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+    market: Container, client: TestClient, emulator: EmulatorServer
 ) -> None:
-    cancelled: list[tuple[int, int]] = []
-    monkeypatch.setattr(
-        ownership,
-        "ASK_CANCELLERS",
-        [lambda s, *, model_id, owner_user_id: cancelled.append((model_id, owner_user_id))],
-    )
+    moved: list[ModelOwnershipMoved] = []  # beside the order book's handler, which cancels
+    market.bus.subscribe_in_transaction(ModelOwnershipMoved, lambda _s, e: moved.append(e))
     player = numerai_player(emulator.world)
     first_id, first = seller_headers(market)
     second_id, second = seller_headers(market)
@@ -300,7 +297,9 @@ def test_a_newer_verification_moves_the_model_and_cancels_the_old_owners_asks(
             )
         ]
     assert moves == [(None, first_id, "bio"), (first_id, second_id, "api_key")]
-    assert cancelled == [(model_id, first_id)]
+    assert [(e.model_id, e.from_user_id, e.to_user_id) for e in moved] == [
+        (model_id, first_id, second_id)
+    ]
 
 
 # --- collateral ----------------------------------------------------------------------
