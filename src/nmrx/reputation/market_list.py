@@ -27,10 +27,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, delete, exists, func, insert, select, text, true
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import ColumnElement, Select, Subquery
 
 from nmrx.accounts.tables import User
 from nmrx.market.tables import Fill, Instrument, MarketOrder, NumeraiRound
@@ -131,54 +134,6 @@ def _refresh_stats(session: Session, ids: tuple[int, int]) -> int:
     count = session.scalar(select(func.count()).select_from(Instrument).where(*missing)) or 0
     if not count:
         return 0
-    # Each missing book reads only its own fills, through the fills' (instrument, id)
-    # index: the cost follows the books refreshed, never the size of the fills table.
-    # PostgreSQL gets a LATERAL subquery (its planner would otherwise hash the whole
-    # fills table when it misjudges how many books are missing); SQLite, which only
-    # joins by nested loops, drives the same aggregate from the books.
-    aggregates = (
-        func.count(Fill.id).label("trades"),
-        func.coalesce(func.sum(Fill.quantity), 0).label("volume"),
-        func.coalesce(func.sum(Fill.notional), 0).label("notional"),
-        func.max(Fill.id).label("last_id"),
-    )
-    book = (
-        Instrument.id.label("instrument_id"),
-        Instrument.model_id,
-        Instrument.mode,
-        Instrument.round_number,
-    )
-    closed = (Instrument.state == "closed").label("closed")
-    if session.get_bind().dialect.name == "postgresql":
-        per_book = select(*aggregates).where(Fill.instrument_id == Instrument.id).lateral()
-        books = (
-            select(*book, *per_book.c, closed)
-            .select_from(Instrument)
-            .join(per_book, true())
-            .where(*missing)
-        )
-    else:
-        books = (
-            select(*book, *aggregates, closed)
-            .outerjoin(Fill, Fill.instrument_id == Instrument.id)
-            .where(*missing)
-            .group_by(Instrument.id)
-        )
-    totals = books.subquery()
-    last = aliased(Fill)
-    rows = select(
-        totals.c.instrument_id,
-        totals.c.model_id,
-        totals.c.mode,
-        totals.c.round_number,
-        totals.c.trades,
-        totals.c.volume,
-        totals.c.notional,
-        last.price,
-        totals.c.last_id,
-        last.created_at,
-        totals.c.closed,
-    ).outerjoin(last, last.id == totals.c.last_id)
     session.connection().execute(
         insert(InstrumentStats).from_select(
             [
@@ -194,10 +149,72 @@ def _refresh_stats(session: Session, ids: tuple[int, int]) -> int:
                 "last_fill_at",
                 "final",
             ],
-            rows,
+            _stats_rows(session, missing),
         )
     )
     return int(count)  # (PostgreSQL reports no row count for INSERT … SELECT)
+
+
+def _stats_rows(
+    session: Session, missing: tuple[ColumnElement[bool], ...]
+) -> Select[*tuple[Any, ...]]:
+    """The missing books' ``instrument_stats`` rows: their totals and their last fill's
+    price and time (in the INSERT's column order)."""
+    totals = _book_totals(session, missing)
+    last = aliased(Fill)
+    return select(
+        totals.c.instrument_id,
+        totals.c.model_id,
+        totals.c.mode,
+        totals.c.round_number,
+        totals.c.trades,
+        totals.c.volume,
+        totals.c.notional,
+        last.price,
+        totals.c.last_id,
+        last.created_at,
+        totals.c.closed,
+    ).outerjoin(last, last.id == totals.c.last_id)
+
+
+def _book_totals(session: Session, missing: tuple[ColumnElement[bool], ...]) -> Subquery:
+    """Trades, volume, notional and last fill id of each missing book, and whether it is closed.
+
+    Each missing book reads only its own fills, through the fills' (instrument, id)
+    index: the cost follows the books refreshed, never the size of the fills table.
+    PostgreSQL gets a LATERAL subquery (its planner would otherwise hash the whole
+    fills table when it misjudges how many books are missing); SQLite, which only
+    joins by nested loops, drives the same aggregate from the books.
+    """
+    aggregates = (
+        func.count(Fill.id).label("trades"),
+        func.coalesce(func.sum(Fill.quantity), 0).label("volume"),
+        func.coalesce(func.sum(Fill.notional), 0).label("notional"),
+        func.max(Fill.id).label("last_id"),
+    )
+    book = (
+        Instrument.id.label("instrument_id"),
+        Instrument.model_id,
+        Instrument.mode,
+        Instrument.round_number,
+    )
+    closed = (Instrument.state == "closed").label("closed")
+    if session.get_bind().dialect.name == "postgresql":
+        per_book = select(*aggregates).where(Fill.instrument_id == Instrument.id).lateral()
+        return (
+            select(*book, *per_book.c, closed)
+            .select_from(Instrument)
+            .join(per_book, true())
+            .where(*missing)
+            .subquery()
+        )
+    return (
+        select(*book, *aggregates, closed)
+        .outerjoin(Fill, Fill.instrument_id == Instrument.id)
+        .where(*missing)
+        .group_by(Instrument.id)
+        .subquery()
+    )
 
 
 def _window_sum(column, window: tuple[int, int] | None):  # type: ignore[no-untyped-def]
@@ -213,55 +230,10 @@ def _rebuild_listings(
     windows: Windows | None,
     ratings: dict[int, tuple[float, int]],
 ) -> int:
-    models = {
-        m.id: (m, username)
-        for m, username in session.execute(
-            select(NumeraiModel, User.username)
-            .outerjoin(User, User.id == NumeraiModel.owner_user_id)
-            .where(NumeraiModel.id.between(*ids))
-        ).tuples()
-    }
-    recent = windows.recent if windows else None
-    prior = windows.prior if windows else None
-    totals = session.execute(
-        select(
-            InstrumentStats.model_id,
-            InstrumentStats.mode,
-            func.sum(InstrumentStats.trades),
-            func.sum(InstrumentStats.volume),
-            func.sum(InstrumentStats.notional),
-            _window_sum(InstrumentStats.volume, recent),
-            _window_sum(InstrumentStats.notional, recent),
-            _window_sum(InstrumentStats.volume, prior),
-            _window_sum(InstrumentStats.notional, prior),
-        )
-        .where(InstrumentStats.model_id.between(*ids))
-        .group_by(InstrumentStats.model_id, InstrumentStats.mode)
-    ).all()
-    ranked = (
-        select(
-            InstrumentStats.model_id,
-            InstrumentStats.mode,
-            InstrumentStats.close_price,
-            InstrumentStats.last_fill_at,
-            func.row_number()
-            .over(
-                partition_by=(InstrumentStats.model_id, InstrumentStats.mode),
-                order_by=InstrumentStats.last_fill_id.desc(),
-            )
-            .label("n"),
-        )
-        .where(InstrumentStats.model_id.between(*ids), InstrumentStats.trades > 0)
-        .subquery()
-    )
-    last_sale = {
-        (m, mode): (price, at)
-        for m, mode, price, at in session.execute(
-            select(
-                ranked.c.model_id, ranked.c.mode, ranked.c.close_price, ranked.c.last_fill_at
-            ).where(ranked.c.n == 1)
-        )
-    }
+    """Rewrite the chunk's listings from its books' stats, open books, track records and ratings."""
+    models = _models(session, ids)
+    totals = _traded_totals(session, ids, windows)
+    last_sale = _last_sales(session, ids)
     books = _books(session, ids)
     perf = {
         p.model_id: p
@@ -271,7 +243,7 @@ def _rebuild_listings(
     }
     now = utcnow()
     rows = []
-    for model_id, mode, trades, volume, notional, r_vol, r_not, p_vol, p_not in totals:
+    for model_id, mode, *figures in totals:
         model, seller = models[model_id]
         book = books.get((model_id, mode), _Book())
         price, sold_at = last_sale.get((model_id, mode), (None, None))
@@ -294,15 +266,7 @@ def _rebuild_listings(
                 best_bid=book.best_bid,
                 last_price=price,
                 last_sale_at=sold_at,
-                trades=int(trades or 0),
-                volume=int(volume or 0),
-                notional=int(notional or 0),
-                recent_volume=int(r_vol or 0),
-                recent_notional=int(r_not or 0),
-                prior_notional=int(p_not or 0),
-                price_change_bp=change_bp(
-                    vwap(int(p_not or 0), int(p_vol or 0)), vwap(int(r_not or 0), int(r_vol or 0))
-                ),
+                **_trading_figures(*figures),
                 score_mean_20=p.corr_mean_20 if p else None,
                 sharpe_20=p.corr_sharpe_20 if p else None,
                 stake=p.stake if p else None,
@@ -316,6 +280,95 @@ def _rebuild_listings(
     if rows:
         connection.execute(insert(MarketListing), rows)
     return len(rows)
+
+
+def _models(session: Session, ids: tuple[int, int]) -> dict[int, tuple[NumeraiModel, str | None]]:
+    """The chunk's models with their seller's username (``None``: no owner on NMRX)."""
+    return {
+        m.id: (m, username)
+        for m, username in session.execute(
+            select(NumeraiModel, User.username)
+            .outerjoin(User, User.id == NumeraiModel.owner_user_id)
+            .where(NumeraiModel.id.between(*ids))
+        ).tuples()
+    }
+
+
+def _traded_totals(
+    session: Session, ids: tuple[int, int], windows: Windows | None
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Per (model, mode): model id, mode, trades, volume, notional, then volume and
+    notional of the recent and of the prior trending window."""
+    recent = windows.recent if windows else None
+    prior = windows.prior if windows else None
+    return session.execute(
+        select(
+            InstrumentStats.model_id,
+            InstrumentStats.mode,
+            func.sum(InstrumentStats.trades),
+            func.sum(InstrumentStats.volume),
+            func.sum(InstrumentStats.notional),
+            _window_sum(InstrumentStats.volume, recent),
+            _window_sum(InstrumentStats.notional, recent),
+            _window_sum(InstrumentStats.volume, prior),
+            _window_sum(InstrumentStats.notional, prior),
+        )
+        .where(InstrumentStats.model_id.between(*ids))
+        .group_by(InstrumentStats.model_id, InstrumentStats.mode)
+    ).all()
+
+
+def _trading_figures(
+    trades: int | None,
+    volume: int | None,
+    notional: int | None,
+    r_vol: int | None,
+    r_not: int | None,
+    p_vol: int | None,
+    p_not: int | None,
+) -> dict[str, int | None]:
+    """A listing's all-time and trending figures from its traded totals (``None``: no stats)."""
+    return dict(
+        trades=int(trades or 0),
+        volume=int(volume or 0),
+        notional=int(notional or 0),
+        recent_volume=int(r_vol or 0),
+        recent_notional=int(r_not or 0),
+        prior_notional=int(p_not or 0),
+        price_change_bp=change_bp(
+            vwap(int(p_not or 0), int(p_vol or 0)), vwap(int(r_not or 0), int(r_vol or 0))
+        ),
+    )
+
+
+def _last_sales(
+    session: Session, ids: tuple[int, int]
+) -> dict[tuple[int, str], tuple[int | None, datetime | None]]:
+    """Per (model, mode): price and time of the latest fill of any of its books."""
+    ranked = (
+        select(
+            InstrumentStats.model_id,
+            InstrumentStats.mode,
+            InstrumentStats.close_price,
+            InstrumentStats.last_fill_at,
+            func.row_number()
+            .over(
+                partition_by=(InstrumentStats.model_id, InstrumentStats.mode),
+                order_by=InstrumentStats.last_fill_id.desc(),
+            )
+            .label("n"),
+        )
+        .where(InstrumentStats.model_id.between(*ids), InstrumentStats.trades > 0)
+        .subquery()
+    )
+    return {
+        (m, mode): (price, at)
+        for m, mode, price, at in session.execute(
+            select(
+                ranked.c.model_id, ranked.c.mode, ranked.c.close_price, ranked.c.last_fill_at
+            ).where(ranked.c.n == 1)
+        )
+    }
 
 
 @dataclass
