@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, delete, exists, func, insert, select, text, true
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.expression import ColumnElement, Select, Subquery
+from sqlalchemy.sql.expression import Select
 
 from nmrx.accounts.tables import User
 from nmrx.market.tables import Fill, Instrument, MarketOrder, NumeraiRound
@@ -111,6 +111,44 @@ def refresh(c: Container, *, chunk: int = CHUNK) -> RefreshReport:
     return RefreshReport(markets, updated, ref, time.perf_counter() - started)
 
 
+def _insert_stats(session: Session, books: Select[*tuple[Any, ...]]) -> None:
+    """Insert an ``instrument_stats`` row for each book of ``books`` (its totals and
+    whether it is closed), with the price and time of its last fill."""
+    totals = books.subquery()
+    last = aliased(Fill)
+    rows = select(
+        totals.c.instrument_id,
+        totals.c.model_id,
+        totals.c.mode,
+        totals.c.round_number,
+        totals.c.trades,
+        totals.c.volume,
+        totals.c.notional,
+        last.price,
+        totals.c.last_id,
+        last.created_at,
+        totals.c.closed,
+    ).outerjoin(last, last.id == totals.c.last_id)
+    session.connection().execute(
+        insert(InstrumentStats).from_select(
+            [
+                "instrument_id",
+                "model_id",
+                "mode",
+                "round_number",
+                "trades",
+                "volume",
+                "notional",
+                "close_price",
+                "last_fill_id",
+                "last_fill_at",
+                "final",
+            ],
+            rows,
+        )
+    )
+
+
 def _refresh_stats(session: Session, ids: tuple[int, int]) -> int:
     """Re-aggregate the fills of the chunk's instruments that are not final yet.
 
@@ -134,58 +172,11 @@ def _refresh_stats(session: Session, ids: tuple[int, int]) -> int:
     count = session.scalar(select(func.count()).select_from(Instrument).where(*missing)) or 0
     if not count:
         return 0
-    session.connection().execute(
-        insert(InstrumentStats).from_select(
-            [
-                "instrument_id",
-                "model_id",
-                "mode",
-                "round_number",
-                "trades",
-                "volume",
-                "notional",
-                "close_price",
-                "last_fill_id",
-                "last_fill_at",
-                "final",
-            ],
-            _stats_rows(session, missing),
-        )
-    )
-    return int(count)  # (PostgreSQL reports no row count for INSERT … SELECT)
-
-
-def _stats_rows(
-    session: Session, missing: tuple[ColumnElement[bool], ...]
-) -> Select[*tuple[Any, ...]]:
-    """The missing books' ``instrument_stats`` rows: their totals and their last fill's
-    price and time (in the INSERT's column order)."""
-    totals = _book_totals(session, missing)
-    last = aliased(Fill)
-    return select(
-        totals.c.instrument_id,
-        totals.c.model_id,
-        totals.c.mode,
-        totals.c.round_number,
-        totals.c.trades,
-        totals.c.volume,
-        totals.c.notional,
-        last.price,
-        totals.c.last_id,
-        last.created_at,
-        totals.c.closed,
-    ).outerjoin(last, last.id == totals.c.last_id)
-
-
-def _book_totals(session: Session, missing: tuple[ColumnElement[bool], ...]) -> Subquery:
-    """Trades, volume, notional and last fill id of each missing book, and whether it is closed.
-
-    Each missing book reads only its own fills, through the fills' (instrument, id)
-    index: the cost follows the books refreshed, never the size of the fills table.
-    PostgreSQL gets a LATERAL subquery (its planner would otherwise hash the whole
-    fills table when it misjudges how many books are missing); SQLite, which only
-    joins by nested loops, drives the same aggregate from the books.
-    """
+    # Each missing book reads only its own fills, through the fills' (instrument, id)
+    # index: the cost follows the books refreshed, never the size of the fills table.
+    # PostgreSQL gets a LATERAL subquery (its planner would otherwise hash the whole
+    # fills table when it misjudges how many books are missing); SQLite, which only
+    # joins by nested loops, drives the same aggregate from the books.
     aggregates = (
         func.count(Fill.id).label("trades"),
         func.coalesce(func.sum(Fill.quantity), 0).label("volume"),
@@ -201,20 +192,21 @@ def _book_totals(session: Session, missing: tuple[ColumnElement[bool], ...]) -> 
     closed = (Instrument.state == "closed").label("closed")
     if session.get_bind().dialect.name == "postgresql":
         per_book = select(*aggregates).where(Fill.instrument_id == Instrument.id).lateral()
-        return (
+        books = (
             select(*book, *per_book.c, closed)
             .select_from(Instrument)
             .join(per_book, true())
             .where(*missing)
-            .subquery()
         )
-    return (
-        select(*book, *aggregates, closed)
-        .outerjoin(Fill, Fill.instrument_id == Instrument.id)
-        .where(*missing)
-        .group_by(Instrument.id)
-        .subquery()
-    )
+    else:
+        books = (
+            select(*book, *aggregates, closed)
+            .outerjoin(Fill, Fill.instrument_id == Instrument.id)
+            .where(*missing)
+            .group_by(Instrument.id)
+        )
+    _insert_stats(session, books)
+    return int(count)  # (PostgreSQL reports no row count for INSERT … SELECT)
 
 
 def _window_sum(column, window: tuple[int, int] | None):  # type: ignore[no-untyped-def]
