@@ -75,30 +75,38 @@ def _examples(values: list[str]) -> str:
 
 def _diagnose(frame: pd.DataFrame, universe: list[str], tournament: str) -> list[str]:
     """Our own account of what is wrong, precise enough to fix the file."""
-    reasons: list[str] = []
+    cols, id_cols, pred_cols = _columns_to_check(frame, tournament)
+    if len(cols) != 2 or cols[0] not in id_cols or cols[1] not in pred_cols:
+        return [
+            f"wrong columns {cols}: expected exactly two columns, one of {id_cols} then one of {pred_cols}"
+        ]
+    id_col, pred_col = cols
+    id_reasons = _id_problems(frame[id_col], id_col, universe, tournament)
+    return id_reasons + _prediction_problems(frame[pred_col], pred_col)
+
+
+def _columns_to_check(
+    frame: pd.DataFrame, tournament: str
+) -> tuple[list[str], list[str], list[str]]:
+    """The file's columns to check (a Signals file's date and ``data_type`` columns aside),
+    and the id and prediction column names Numerai allows."""
     if tournament == "signals":
         cols = [
             c
             for c in frame.columns
             if c not in _official().SIGNALS_ALLOWED_DATE_COLS and c != "data_type"
         ]
-        id_cols, pred_cols = (
-            _official().SIGNALS_ALLOWED_ID_COLS,
-            _official().SIGNALS_ALLOWED_PRED_COLS,
-        )
-    else:
-        cols = list(frame.columns)
-        id_cols, pred_cols = (
-            _official().NUMERAI_ALLOWED_ID_COLS,
-            _official().NUMERAI_ALLOWED_PRED_COLS,
-        )
-    if len(cols) != 2 or cols[0] not in id_cols or cols[1] not in pred_cols:
-        reasons.append(
-            f"wrong columns {cols}: expected exactly two columns, one of {id_cols} then one of {pred_cols}"
-        )
-        return reasons
-    id_col, pred_col = cols
-    ids = frame[id_col]
+        return cols, _official().SIGNALS_ALLOWED_ID_COLS, _official().SIGNALS_ALLOWED_PRED_COLS
+    return (
+        list(frame.columns),
+        _official().NUMERAI_ALLOWED_ID_COLS,
+        _official().NUMERAI_ALLOWED_PRED_COLS,
+    )
+
+
+def _id_problems(ids: pd.Series, id_col: str, universe: list[str], tournament: str) -> list[str]:
+    """Ids that are absent, duplicated among live ids, or too few of the live universe."""
+    reasons: list[str] = []
     if ids.isna().any():
         reasons.append(f"{int(ids.isna().sum())} rows have no {id_col}")
     ids = ids.dropna().astype(str)
@@ -120,11 +128,17 @@ def _diagnose(frame: pd.DataFrame, universe: list[str], tournament: str) -> list
         reasons.append(
             f"{len(missing)} of the round's {len(live)} live ids are missing: {_examples(missing)}"
         )
-    preds = pd.to_numeric(frame[pred_col], errors="coerce")
-    non_numeric = int(frame[pred_col].notna().sum() - preds.notna().sum())
+    return reasons
+
+
+def _prediction_problems(values: pd.Series, pred_col: str) -> list[str]:
+    """Prediction values that are not numbers, NaN, outside [0, 1], or all the same."""
+    reasons: list[str] = []
+    preds = pd.to_numeric(values, errors="coerce")
+    non_numeric = int(values.notna().sum() - preds.notna().sum())
     if non_numeric:
         reasons.append(f"{non_numeric} {pred_col} values are not numbers")
-    nan = int(frame[pred_col].isna().sum())
+    nan = int(values.isna().sum())
     if nan:
         reasons.append(f"{nan} {pred_col} values are NaN")
     out = preds[(preds < 0) | (preds > 1)]

@@ -96,7 +96,27 @@ def _models_of(c: Container, user_id: int) -> list[NumeraiModel]:
 def seed(
     c: Container, admin: EmulatorAdmin, *, history_rounds: int = HISTORY_ROUNDS
 ) -> tuple[list[DemoLogin], threading.Thread]:
+    """Seed the market; returns the demo logins and the thread backfilling score history."""
     rng = random.Random(7)
+    tokens, skills = _create_numerai_accounts(admin)
+    sellers = ["alice", "carol", *[s for s in NEW_SELLERS if s != "carol"]]
+    users, logins = _register_traders(c, tokens, sellers)
+    instruments.sync_calendar(c)
+    instruments.open_books(c)
+    _list_ask_ladders(c, users, sellers, rng)
+    _trade_and_settle_a_round(c, admin, users, sellers, rng)
+    _fresh_bids(c, users, rng)
+    history = threading.Thread(
+        target=_backfill, args=(c, admin, skills, history_rounds), name="demo-history", daemon=True
+    )
+    history.start()
+    return logins, history
+
+
+def _create_numerai_accounts(admin: EmulatorAdmin) -> tuple[dict[str, str], dict[str, float]]:
+    """The new sellers' and buyers' Numerai accounts, models and API keys in the emulator.
+
+    Returns every account's API token by username and every model's skill by name."""
     state = admin.state()
     tokens = {a["username"]: a["keys"][0]["token"] for a in state["accounts"] if a.get("keys")}
     skills: dict[str, float] = {
@@ -116,8 +136,15 @@ def seed(
         admin.create_account(buyer)
         admin.create_model(buyer, f"{buyer}_slot", stake="20")
         tokens[buyer] = admin.create_key(buyer)
+    return tokens, skills
 
-    sellers = ["alice", "carol", *[s for s in NEW_SELLERS if s != "carol"]]
+
+def _register_traders(
+    c: Container, tokens: dict[str, str], sellers: list[str]
+) -> tuple[dict[str, int], list[DemoLogin]]:
+    """NMRX accounts for every seller and buyer: funded, Numerai key linked, sellers collateralised.
+
+    Returns the user id by username and the logins the demo prints."""
     users: dict[str, int] = {}
     logins = []
     for name in [*sellers, *BUYERS]:
@@ -131,9 +158,13 @@ def seed(
         if name in sellers:
             collateral.lock(c, user_id=who.user_id, amount=nmr(60), request_id="demo-seed")
         logins.append(DemoLogin(name, PASSWORD, "seller" if name in sellers else "buyer"))
+    return users, logins
 
-    instruments.sync_calendar(c)
-    instruments.open_books(c)
+
+def _list_ask_ladders(
+    c: Container, users: dict[str, int], sellers: list[str], rng: random.Random
+) -> None:
+    """Every seller's models offered in every open book: a file ladder and a stake ladder."""
     for seller in sellers:
         for m in _models_of(c, users[seller]):
             base = rng.choice([nmr("0.2"), nmr("0.3"), nmr("0.5"), nmr("0.8"), nmr("1.2")])  # units
@@ -151,13 +182,6 @@ def seed(
                 mode="stake",
                 levels=[(100, base // 10), (400, base // 5)],
             )
-    _trade_and_settle_a_round(c, admin, users, sellers, rng)
-    _fresh_bids(c, users, rng)
-    history = threading.Thread(
-        target=_backfill, args=(c, admin, skills, history_rounds), name="demo-history", daemon=True
-    )
-    history.start()
-    return logins, history
 
 
 def _slot(c: Container, user_id: int, tournament: str = "classic") -> int | None:

@@ -189,7 +189,13 @@ class OrderBook:
     # ------------------------------------------------------------------ orders
 
     def submit(self, order: Order) -> list[Event]:
-        """Match ``order`` against the book; rest what a LIMIT / POST_ONLY leaves over."""
+        """Match ``order`` against the book; rest what a LIMIT / POST_ONLY leaves over.
+
+        Longer than a screen on purpose: this is the engine's hot path. Resting the
+        remainder through :meth:`_rest` (one more call, the order's fields read back)
+        costs ~1 % more instructions on ``bench/engine.py``'s stream (counted with
+        valgrind), so ``_Half.add`` and ``_rest`` stay inlined here.
+        """
         order_id = order.order_id
         price = order.price
         quantity = order.quantity
@@ -412,6 +418,11 @@ class OrderBook:
 
         Returns the remaining quantity, or ``-remaining`` if matching stopped at an
         order of the same owner (self-trade prevention).
+
+        One function on purpose: this is the engine's hot path. The outer loop walks
+        the price levels (price priority), the inner loop the makers of one level (time
+        priority); a function per level costs a call for each level an order reaches,
+        ~0.7 % more instructions on ``bench/engine.py``'s stream (counted with valgrind).
         """
         orders = self._orders
         by_owner = self._by_owner

@@ -170,7 +170,23 @@ def find_market_violations(
       the net of escrow transfers under codes not in :data:`MARKET_ESCROW_CODES`);
     * no book is crossed: best bid < best ask (``best_prices``: instrument, bid, ask).
     """
-    other_held = other_held_by_user or {}
+    violations = _hold_violations(bids, held_by_user, other_held_by_user or {})
+    violations += _order_violations(orders)
+    if escrow_balance - escrow_outside_market != unsettled_notional:
+        violations.append(
+            f"escrow holds {escrow_balance - escrow_outside_market} units for fills but "
+            f"unsettled fills total {unsettled_notional} units"
+        )
+    for instrument_id, bid, ask in best_prices:
+        if bid is not None and ask is not None and bid >= ask:
+            violations.append(f"the book of instrument {instrument_id} is crossed: {bid} >= {ask}")
+    return violations
+
+
+def _hold_violations(
+    bids: Iterable[BidHold], held_by_user: dict[int, int], other_held: dict[int, int]
+) -> list[str]:
+    """Each open bid's hold, each closed bid's hold, and each user's held total (§4.1)."""
     violations: list[str] = []
     expected_held: dict[int, int] = {}
     for b in bids:
@@ -192,6 +208,12 @@ def find_market_violations(
                 f"user {user_id} has {held} units held for bids but their open bids need "
                 f"{due} units"
             )
+    return violations
+
+
+def _order_violations(orders: Iterable[OrderFills]) -> list[str]:
+    """Each order's filled and remaining quantities against its fills and its state."""
+    violations: list[str] = []
     for o in orders:
         if o.filled != o.fills_quantity:
             violations.append(
@@ -206,14 +228,6 @@ def find_market_violations(
             violations.append(f"{o.state} order {o.order_id} still has {o.remaining} remaining")
         if o.state == OrderState.FILLED and o.filled != o.quantity:
             violations.append(f"filled order {o.order_id} filled only {o.filled}/{o.quantity}")
-    if escrow_balance - escrow_outside_market != unsettled_notional:
-        violations.append(
-            f"escrow holds {escrow_balance - escrow_outside_market} units for fills but "
-            f"unsettled fills total {unsettled_notional} units"
-        )
-    for instrument_id, bid, ask in best_prices:
-        if bid is not None and ask is not None and bid >= ask:
-            violations.append(f"the book of instrument {instrument_id} is crossed: {bid} >= {ask}")
     return violations
 
 

@@ -31,8 +31,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, delete, exists, func, insert, select, true
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.expression import ColumnElement, ScalarSelect, SQLColumnExpression
+from sqlalchemy.sql.expression import ColumnElement, ScalarSelect, Select, SQLColumnExpression
 
 from nmrx.accounts.tables import User
 from nmrx.market.tables import Fill, Instrument, MarketOrder, NumeraiRound
@@ -109,6 +110,44 @@ def refresh(c: Container, *, chunk: int = CHUNK) -> RefreshReport:
     return RefreshReport(markets, updated, ref, time.perf_counter() - started)
 
 
+def _insert_stats(session: Session, books: Select[*tuple[Any, ...]]) -> None:
+    """Insert an ``instrument_stats`` row for each book of ``books`` (its totals and
+    whether it is closed), with the price and time of its last fill."""
+    totals = books.subquery()
+    last = aliased(Fill)
+    rows = select(
+        totals.c.instrument_id,
+        totals.c.model_id,
+        totals.c.mode,
+        totals.c.round_number,
+        totals.c.trades,
+        totals.c.volume,
+        totals.c.notional,
+        last.price,
+        totals.c.last_id,
+        last.created_at,
+        totals.c.closed,
+    ).outerjoin(last, last.id == totals.c.last_id)
+    session.connection().execute(
+        insert(InstrumentStats).from_select(
+            [
+                "instrument_id",
+                "model_id",
+                "mode",
+                "round_number",
+                "trades",
+                "volume",
+                "notional",
+                "close_price",
+                "last_fill_id",
+                "last_fill_at",
+                "final",
+            ],
+            rows,
+        )
+    )
+
+
 def _refresh_stats(session: Session, ids: tuple[int, int]) -> int:
     """Re-aggregate the fills of the chunk's instruments that are not final yet.
 
@@ -165,39 +204,7 @@ def _refresh_stats(session: Session, ids: tuple[int, int]) -> int:
             .where(*missing)
             .group_by(Instrument.id)
         )
-    totals = books.subquery()
-    last = aliased(Fill)
-    rows = select(
-        totals.c.instrument_id,
-        totals.c.model_id,
-        totals.c.mode,
-        totals.c.round_number,
-        totals.c.trades,
-        totals.c.volume,
-        totals.c.notional,
-        last.price,
-        totals.c.last_id,
-        last.created_at,
-        totals.c.closed,
-    ).outerjoin(last, last.id == totals.c.last_id)
-    session.connection().execute(
-        insert(InstrumentStats).from_select(
-            [
-                "instrument_id",
-                "model_id",
-                "mode",
-                "round_number",
-                "trades",
-                "volume",
-                "notional",
-                "close_price",
-                "last_fill_id",
-                "last_fill_at",
-                "final",
-            ],
-            rows,
-        )
-    )
+    _insert_stats(session, books)
     return int(count)  # (PostgreSQL reports no row count for INSERT … SELECT)
 
 
@@ -217,55 +224,10 @@ def _rebuild_listings(
     ratings: dict[int, tuple[float, int]],
     now: datetime,
 ) -> int:
-    models = {
-        m.id: (m, username)
-        for m, username in session.execute(
-            select(NumeraiModel, User.username)
-            .outerjoin(User, User.id == NumeraiModel.owner_user_id)
-            .where(NumeraiModel.id.between(*ids))
-        ).tuples()
-    }
-    recent = windows.recent if windows else None
-    prior = windows.prior if windows else None
-    totals = session.execute(
-        select(
-            InstrumentStats.model_id,
-            InstrumentStats.mode,
-            func.sum(InstrumentStats.trades),
-            func.sum(InstrumentStats.volume),
-            func.sum(InstrumentStats.notional),
-            _window_sum(InstrumentStats.volume, recent),
-            _window_sum(InstrumentStats.notional, recent),
-            _window_sum(InstrumentStats.volume, prior),
-            _window_sum(InstrumentStats.notional, prior),
-        )
-        .where(InstrumentStats.model_id.between(*ids))
-        .group_by(InstrumentStats.model_id, InstrumentStats.mode)
-    ).all()
-    ranked = (
-        select(
-            InstrumentStats.model_id,
-            InstrumentStats.mode,
-            InstrumentStats.close_price,
-            InstrumentStats.last_fill_at,
-            func.row_number()
-            .over(
-                partition_by=(InstrumentStats.model_id, InstrumentStats.mode),
-                order_by=InstrumentStats.last_fill_id.desc(),
-            )
-            .label("n"),
-        )
-        .where(InstrumentStats.model_id.between(*ids), InstrumentStats.trades > 0)
-        .subquery()
-    )
-    last_sale = {
-        (m, mode): (price, at)
-        for m, mode, price, at in session.execute(
-            select(
-                ranked.c.model_id, ranked.c.mode, ranked.c.close_price, ranked.c.last_fill_at
-            ).where(ranked.c.n == 1)
-        )
-    }
+    """Rewrite the chunk's listings from its books' stats, open books, track records and ratings."""
+    models = _models(session, ids)
+    totals = _traded_totals(session, ids, windows)
+    last_sale = _last_sales(session, ids)
     books = _books(session, ids)
     perf = {
         p.model_id: p
@@ -274,7 +236,7 @@ def _rebuild_listings(
         )
     }
     rows = []
-    for model_id, mode, trades, volume, notional, r_vol, r_not, p_vol, p_not in totals:
+    for model_id, mode, *figures in totals:
         model, seller = models[model_id]
         book = books.get((model_id, mode), _Book())
         price, sold_at = last_sale.get((model_id, mode), (None, None))
@@ -297,15 +259,7 @@ def _rebuild_listings(
                 best_bid=book.best_bid,
                 last_price=price,
                 last_sale_at=sold_at,
-                trades=int(trades or 0),
-                volume=int(volume or 0),
-                notional=int(notional or 0),
-                recent_volume=int(r_vol or 0),
-                recent_notional=int(r_not or 0),
-                prior_notional=int(p_not or 0),
-                price_change_bp=change_bp(
-                    vwap(int(p_not or 0), int(p_vol or 0)), vwap(int(r_not or 0), int(r_vol or 0))
-                ),
+                **_trading_figures(*figures),
                 score_mean_20=p.corr_mean_20 if p else None,
                 sharpe_20=p.corr_sharpe_20 if p else None,
                 stake=p.stake if p else None,
@@ -319,6 +273,95 @@ def _rebuild_listings(
     if rows:
         connection.execute(insert(MarketListing), rows)
     return len(rows)
+
+
+def _models(session: Session, ids: tuple[int, int]) -> dict[int, tuple[NumeraiModel, str | None]]:
+    """The chunk's models with their seller's username (``None``: no owner on NMRX)."""
+    return {
+        m.id: (m, username)
+        for m, username in session.execute(
+            select(NumeraiModel, User.username)
+            .outerjoin(User, User.id == NumeraiModel.owner_user_id)
+            .where(NumeraiModel.id.between(*ids))
+        ).tuples()
+    }
+
+
+def _traded_totals(
+    session: Session, ids: tuple[int, int], windows: Windows | None
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Per (model, mode): model id, mode, trades, volume, notional, then volume and
+    notional of the recent and of the prior trending window."""
+    recent = windows.recent if windows else None
+    prior = windows.prior if windows else None
+    return session.execute(
+        select(
+            InstrumentStats.model_id,
+            InstrumentStats.mode,
+            func.sum(InstrumentStats.trades),
+            func.sum(InstrumentStats.volume),
+            func.sum(InstrumentStats.notional),
+            _window_sum(InstrumentStats.volume, recent),
+            _window_sum(InstrumentStats.notional, recent),
+            _window_sum(InstrumentStats.volume, prior),
+            _window_sum(InstrumentStats.notional, prior),
+        )
+        .where(InstrumentStats.model_id.between(*ids))
+        .group_by(InstrumentStats.model_id, InstrumentStats.mode)
+    ).all()
+
+
+def _trading_figures(
+    trades: int | None,
+    volume: int | None,
+    notional: int | None,
+    r_vol: int | None,
+    r_not: int | None,
+    p_vol: int | None,
+    p_not: int | None,
+) -> dict[str, int | None]:
+    """A listing's all-time and trending figures from its traded totals (``None``: no stats)."""
+    return dict(
+        trades=int(trades or 0),
+        volume=int(volume or 0),
+        notional=int(notional or 0),
+        recent_volume=int(r_vol or 0),
+        recent_notional=int(r_not or 0),
+        prior_notional=int(p_not or 0),
+        price_change_bp=change_bp(
+            vwap(int(p_not or 0), int(p_vol or 0)), vwap(int(r_not or 0), int(r_vol or 0))
+        ),
+    )
+
+
+def _last_sales(
+    session: Session, ids: tuple[int, int]
+) -> dict[tuple[int, str], tuple[int | None, datetime | None]]:
+    """Per (model, mode): price and time of the latest fill of any of its books."""
+    ranked = (
+        select(
+            InstrumentStats.model_id,
+            InstrumentStats.mode,
+            InstrumentStats.close_price,
+            InstrumentStats.last_fill_at,
+            func.row_number()
+            .over(
+                partition_by=(InstrumentStats.model_id, InstrumentStats.mode),
+                order_by=InstrumentStats.last_fill_id.desc(),
+            )
+            .label("n"),
+        )
+        .where(InstrumentStats.model_id.between(*ids), InstrumentStats.trades > 0)
+        .subquery()
+    )
+    return {
+        (m, mode): (price, at)
+        for m, mode, price, at in session.execute(
+            select(
+                ranked.c.model_id, ranked.c.mode, ranked.c.close_price, ranked.c.last_fill_at
+            ).where(ranked.c.n == 1)
+        )
+    }
 
 
 @dataclass

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from nmrx.accounts.rules import username_key
 from nmrx.accounts.tables import User
@@ -128,14 +129,7 @@ def seller_standing(c: Container, *, username: str) -> Standing:
     margin_minutes = c.settings.upload_margin_minutes
     with c.db.transaction() as session:
         user = _user(session, username)
-        models = [
-            (m.id, m.name, m.tournament)
-            for m in session.scalars(
-                select(NumeraiModel)
-                .where(NumeraiModel.owner_user_id == user.id)
-                .order_by(NumeraiModel.tournament, NumeraiModel.name)
-            )
-        ]
+        models = _models_of(session, user.id)
         seller_since = session.scalar(
             select(func.min(OwnershipMove.created_at)).where(OwnershipMove.to_user_id == user.id)
         )
@@ -162,18 +156,7 @@ def seller_standing(c: Container, *, username: str) -> Standing:
                 checks_passed.append(fill_id)
             else:
                 checks_failed.append(fill_id)
-        penalties = [
-            Penalty(t.id, t.amount, t.created_at)
-            for t in session.scalars(
-                select(LedgerTransfer)
-                .join(LedgerAccount, LedgerAccount.id == LedgerTransfer.debit_account_id)
-                .where(
-                    LedgerAccount.key == user_account_key(user.id, AccountKind.COLLATERAL),
-                    LedgerTransfer.code == PENALTY_CODE,
-                )
-                .order_by(LedgerTransfer.seq)
-            )
-        ]
+        penalties = _penalties(session, user.id)
         reviews = session.execute(
             select(Review.id, Review.rating)
             .where(Review.seller_user_id == user.id)
@@ -197,6 +180,34 @@ def seller_standing(c: Container, *, username: str) -> Standing:
             review_ids=[i for i, _ in reviews],
             ratings=[r for _, r in reviews],
         )
+
+
+def _models_of(session: Session, user_id: int) -> list[tuple[int, str, str]]:
+    """The seller's models as (id, name, tournament), by tournament and name."""
+    return [
+        (m.id, m.name, m.tournament)
+        for m in session.scalars(
+            select(NumeraiModel)
+            .where(NumeraiModel.owner_user_id == user_id)
+            .order_by(NumeraiModel.tournament, NumeraiModel.name)
+        )
+    ]
+
+
+def _penalties(session: Session, user_id: int) -> list[Penalty]:
+    """Every penalty taken from the seller's collateral, oldest first."""
+    return [
+        Penalty(t.id, t.amount, t.created_at)
+        for t in session.scalars(
+            select(LedgerTransfer)
+            .join(LedgerAccount, LedgerAccount.id == LedgerTransfer.debit_account_id)
+            .where(
+                LedgerAccount.key == user_account_key(user_id, AccountKind.COLLATERAL),
+                LedgerTransfer.code == PENALTY_CODE,
+            )
+            .order_by(LedgerTransfer.seq)
+        )
+    ]
 
 
 @dataclass(frozen=True)

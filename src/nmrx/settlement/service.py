@@ -165,6 +165,22 @@ def _account(leg_end: str, fill: Fill) -> str:
     }[leg_end]
 
 
+def _transfers(fill: Fill, legs: list[Leg]) -> list[TransferSpec]:
+    """A move's money legs as ledger transfers, with ids deterministic per fill and leg
+    (``settle:<fill>:<leg>``) so that posting a move twice moves its money once."""
+    return [
+        TransferSpec(
+            id=f"settle:{fill.id}:{leg.name}",
+            debit=_account(leg.source, fill),
+            credit=_account(leg.destination, fill),
+            amount=leg.amount,
+            code=leg.code,
+            memo=f"fill {fill.id}: {leg.name}",
+        )
+        for leg in legs
+    ]
+
+
 def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: datetime) -> bool:
     """Commit one move, or nothing if another reconciler got there first."""
     with c.db.transaction() as session:
@@ -190,20 +206,7 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
                 seller_collateral_available=seller_collateral,
             )
             legs = money(move, terms)
-            ledger_db.transfers(
-                session,
-                [
-                    TransferSpec(
-                        id=f"settle:{fill.id}:{leg.name}",
-                        debit=_account(leg.source, fill),
-                        credit=_account(leg.destination, fill),
-                        amount=leg.amount,
-                        code=leg.code,
-                        memo=f"fill {fill.id}: {leg.name}",
-                    )
-                    for leg in legs
-                ],
-            )
+            ledger_db.transfers(session, _transfers(fill, legs))
         # Core statements from here: the ORM has nothing left to flush, nor to keep in step
         conn = session.connection()
         changed = conn.execute(
