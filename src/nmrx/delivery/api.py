@@ -14,6 +14,7 @@ from nmrx.delivery import downloads, uploads, webhooks
 from nmrx.delivery import service as delivery
 from nmrx.platform.api_deps import container, principal, require
 from nmrx.platform.errors import InvalidInput, NotFound
+from nmrx.platform.filenames import content_disposition
 
 router = APIRouter(prefix="/api/v1")
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -144,7 +145,7 @@ def download(token: str, request: Request, who: Principal = Depends(principal)) 
         got.content,
         media_type=got.media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{got.filename}"',
+            "Content-Disposition": content_disposition(got.filename),
             "X-Content-SHA256": got.sha256,
             "Cache-Control": "no-store",
         },
