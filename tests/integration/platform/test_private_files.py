@@ -132,3 +132,23 @@ def test_a_file_for_numerapi_lives_privately_in_the_data_folder_only_while_it_is
         assert path.name not in {"", ".", ".."} and not path.exists()
     leftovers = [p for p in (container.settings.data_dir / "tmp").rglob("*") if p.is_file()]
     assert leftovers == []
+
+
+def test_a_sqlite_database_anywhere_is_created_private_and_memory_makes_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nmrx.platform.db import make_engine
+
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "elsewhere" / "nmrx.db"
+    engine = make_engine(f"sqlite:///{target}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        assert mode(Path(f"{target}-wal")) == 0o600
+    engine.dispose()
+    assert (mode(target.parent), mode(target)) == (0o700, 0o600)
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        memory = make_engine(url)
+        memory.connect().close()
+        memory.dispose()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere"]
