@@ -64,6 +64,7 @@ def demo(
     from nmrx.demo.run import EmulatorProcess
     from nmrx.platform.bootstrap import bootstrap
     from nmrx.platform.emulator_admin import EmulatorAdmin
+    from nmrx.platform.private_files import write_private
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -87,8 +88,9 @@ def demo(
         console.print(
             f"Score history ({history_rounds} rounds per model) is being generated in the background."
         )
-        (data_dir / "demo.json").write_text(
-            json.dumps({"emulator_url": emulator.url, "url": f"http://{host}:{port}"})
+        write_private(
+            data_dir / "demo.json",
+            json.dumps({"emulator_url": emulator.url, "url": f"http://{host}:{port}"}).encode(),
         )
         console.rule("[bold green]NMRX demo")
         console.print(f"Open [bold]http://{host}:{port}[/bold] — demo mode, test NMR only.")

@@ -14,6 +14,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from nmrx.platform.bootstrap import Container
+from nmrx.platform.private_files import private_dir, private_file
 
 log = logging.getLogger("nmrx.worker")
 
@@ -21,10 +22,8 @@ log = logging.getLogger("nmrx.worker")
 def make_huey(c: Container, *, immediate: bool = False) -> Huey:
     if c.settings.redis_url:
         return RedisHuey("nmrx", url=c.settings.redis_url, immediate=immediate)
-    c.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(
-        "nmrx", filename=str(c.settings.data_dir / "queue.sqlite3"), immediate=immediate
-    )
+    queue = private_file(private_dir(c.settings.data_dir) / "queue.sqlite3")  # 0600, as its WAL
+    return SqliteHuey("nmrx", filename=str(queue), immediate=immediate)
 
 
 def tick(c: Container) -> dict[str, str]:

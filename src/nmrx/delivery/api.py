@@ -14,6 +14,7 @@ from nmrx.delivery import downloads, uploads, webhooks
 from nmrx.delivery import service as delivery
 from nmrx.platform.api_deps import container, principal, require
 from nmrx.platform.errors import InvalidInput, NotFound
+from nmrx.platform.filenames import content_disposition
 
 router = APIRouter(prefix="/api/v1")
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -144,7 +145,7 @@ def download(token: str, request: Request, who: Principal = Depends(principal)) 
         got.content,
         media_type=got.media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{got.filename}"',
+            "Content-Disposition": content_disposition(got.filename),
             "X-Content-SHA256": got.sha256,
             "Cache-Control": "no-store",
         },
@@ -155,12 +156,24 @@ def download(token: str, request: Request, who: Principal = Depends(principal)) 
 def set_webhook(
     body: WebhookIn, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> WebhookOut:
+    """Register or change your webhook URL. The signing `secret` is in full only in the
+    answer that creates the webhook; afterwards it is masked (rotate it to get a new one)."""
     info = webhooks.set_webhook(container(request), user_id=who.user_id, url=body.url)
+    return WebhookOut(**info.__dict__)
+
+
+@router.post("/webhook/secret", response_model=WebhookOut, tags=["webhooks"])
+def rotate_webhook_secret(
+    request: Request, who: Principal = Depends(require(Scope.TRADE))
+) -> WebhookOut:
+    """A new signing secret, in full in this answer only; the old one stops signing at once."""
+    info = webhooks.rotate_secret(container(request), user_id=who.user_id)
     return WebhookOut(**info.__dict__)
 
 
 @router.get("/webhook", response_model=WebhookOut, tags=["webhooks"])
 def get_webhook(request: Request, who: Principal = Depends(require(Scope.READ))) -> WebhookOut:
+    """Your webhook; its `secret` is masked (it is shown only when created or rotated)."""
     info = webhooks.get_webhook(container(request), user_id=who.user_id)
     if info is None:
         raise NotFound("you have no webhook")

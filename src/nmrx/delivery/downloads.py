@@ -16,6 +16,7 @@ from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.clock import Clock
 from nmrx.platform.errors import Conflict, Forbidden, NotFound
+from nmrx.platform.filenames import safe_filename
 from nmrx.sellers.tables import NumeraiModel
 
 
@@ -55,7 +56,10 @@ def _signer(c: Container) -> URLSafeTimedSerializer:
 
 
 def _filename(model: str, round_number: int, fmt: str) -> str:
-    return f"{model}_round{round_number}.{'parquet' if fmt == 'parquet' else 'csv'}"
+    """The purchased file's name: a safe base name whatever the model is called (clients
+    save under it)."""
+    ext = "parquet" if fmt == "parquet" else "csv"
+    return safe_filename(f"{model}_round{round_number}.{ext}", default=f"round{round_number}.{ext}")
 
 
 def _download_delivery(

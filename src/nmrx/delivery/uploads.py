@@ -18,6 +18,7 @@ from nmrx.delivery.tables import PredictionUpload
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.errors import Conflict, InvalidInput, NotFound, Unavailable
 from nmrx.platform.events import UploadAccepted
+from nmrx.platform.filenames import safe_filename
 from nmrx.platform.numerai import NumeraiError, NumeraiUnavailable, RoundInfo
 from nmrx.platform.storage import fingerprint
 from nmrx.platform.tables import AuditEvent
@@ -110,7 +111,8 @@ def upload_predictions(
 ) -> UploadInfo:
     """Validate and store the round's file for a model the user owns. Refusals store nothing.
     Once stored (and sent to the seller's own model if asked), ``UploadAccepted`` is published."""
-    name = (filename or "predictions.csv").rsplit("/", 1)[-1][:200]
+    default = "predictions.parquet" if content[:4] == b"PAR1" else "predictions.csv"
+    name = safe_filename(filename, default=default)  # stored, shown, and given to numerapi
     with c.db.transaction() as session:
         model = _owned_model(session, user_id, model_id)
         tournament, model_numerai_id = model.tournament, model.numerai_id

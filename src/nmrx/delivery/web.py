@@ -9,6 +9,7 @@ from nmrx.delivery import downloads
 from nmrx.delivery import service as delivery
 from nmrx.platform.api_deps import container
 from nmrx.platform.errors import ServiceError
+from nmrx.platform.filenames import content_disposition
 from nmrx.web.pages import render, to_login
 from nmrx.web.session import current_user_id
 
@@ -45,7 +46,7 @@ def download(request: Request, fill_id: int) -> Response:
         got.content,
         media_type=got.media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{got.filename}"',
+            "Content-Disposition": content_disposition(got.filename),
             "Cache-Control": "no-store",
         },
     )

@@ -29,8 +29,19 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 @dataclass(frozen=True)
 class WebhookInfo:
     url: str
-    secret: str  # the seller's own verification secret, shown to the seller only
+    # The seller's verification secret: in full only in the answer that created or rotated
+    # it, masked (``mask_secret``) everywhere after, so a read-only token cannot learn it.
+    secret: str
     created_at: datetime
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def mask_secret(secret: str) -> str:
+    """Enough to tell which secret is in use, not enough to sign with it."""
+    return f"whsec_…{secret[-4:]}"
 
 
 @dataclass(frozen=True)
@@ -56,8 +67,9 @@ def set_webhook(c: Container, *, user_id: int, url: str) -> WebhookInfo:
         )
     with c.db.transaction() as session:
         row = session.scalars(select(SellerWebhook).where(SellerWebhook.user_id == user_id)).first()
+        created = row is None
         if row is None:
-            secret = "whsec_" + secrets.token_urlsafe(32)
+            secret = new_secret()
             row = SellerWebhook(
                 user_id=user_id,
                 url=url,
@@ -67,23 +79,30 @@ def set_webhook(c: Container, *, user_id: int, url: str) -> WebhookInfo:
         row.url = url
         row.updated_at = c.clock.now()
         session.flush()
-        return WebhookInfo(
-            row.url,
-            c.key_box.decrypt_text(row.secret_ciphertext, associated=_assoc(user_id)),
-            row.created_at,
-        )
+        return _webhook_info(c, row, reveal=created)
 
 
-def get_webhook(c: Container, *, user_id: int) -> WebhookInfo | None:
+def rotate_secret(c: Container, *, user_id: int) -> WebhookInfo:
+    """A new signing secret, shown in full this once; the old one signs nothing more."""
     with c.db.transaction() as session:
         row = session.scalars(select(SellerWebhook).where(SellerWebhook.user_id == user_id)).first()
         if row is None:
-            return None
-        return WebhookInfo(
-            row.url,
-            c.key_box.decrypt_text(row.secret_ciphertext, associated=_assoc(user_id)),
-            row.created_at,
-        )
+            raise NotFound("you have no webhook")
+        row.secret_ciphertext = c.key_box.encrypt_text(new_secret(), associated=_assoc(user_id))
+        row.updated_at = c.clock.now()
+        return _webhook_info(c, row, reveal=True)
+
+
+def get_webhook(c: Container, *, user_id: int) -> WebhookInfo | None:
+    """The webhook, its secret masked."""
+    with c.db.transaction() as session:
+        row = session.scalars(select(SellerWebhook).where(SellerWebhook.user_id == user_id)).first()
+        return None if row is None else _webhook_info(c, row, reveal=False)
+
+
+def _webhook_info(c: Container, row: SellerWebhook, *, reveal: bool) -> WebhookInfo:
+    secret = c.key_box.decrypt_text(row.secret_ciphertext, associated=_assoc(row.user_id))
+    return WebhookInfo(row.url, secret if reveal else mask_secret(secret), row.created_at)
 
 
 def delete_webhook(c: Container, *, user_id: int) -> None:

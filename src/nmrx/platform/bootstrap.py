@@ -18,6 +18,7 @@ from nmrx.platform.db import Database, make_engine
 from nmrx.platform.events import DeliveriesDue, MessageBus, ModelOwnershipMoved, UploadAccepted
 from nmrx.platform.migrate import upgrade
 from nmrx.platform.numerai import NumeraiGateway
+from nmrx.platform.private_files import private_dir, private_temp
 from nmrx.platform.storage import ContentStore, LocalEncryptedStore
 from nmrx.sellers.rules import CollateralPolicy
 from nmrx.wallet import repo as ledger_db
@@ -74,6 +75,7 @@ def bootstrap(
         timeout=settings.numerai_timeout_seconds,
         retries=settings.numerai_retries,
         backoff=settings.numerai_backoff_seconds,
+        temp_dir=private_temp(private_dir(settings.data_dir)),  # 0700, a crash's files removed
     )
     c = Container(
         settings=settings,

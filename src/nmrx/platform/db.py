@@ -17,21 +17,34 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from nmrx.platform.private_files import FILE_MODE, private_dir, private_file
+
 Query = TypeVar("Query", bound=Select[Any])
 _AFTER_COMMIT = "nmrx.after_commit"
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The database file readable by its owner only, before SQLite opens it: SQLite gives
+    the ``-wal`` and ``-shm`` files it creates the database file's permissions."""
+    if not path.parent.exists():
+        private_dir(path.parent)
+    private_file(path)
+    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if extra.exists():
+            extra.chmod(FILE_MODE)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -26,6 +26,9 @@ from typing import Any, TypeVar
 import numerapi
 import requests
 
+from nmrx.platform.filenames import safe_filename
+from nmrx.platform.private_files import write_private
+
 log = logging.getLogger("nmrx.numerai")
 T = TypeVar("T")
 
@@ -209,8 +212,10 @@ class _GatewayCore:
         retries: int = 3,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        temp_dir: Path | None = None,
     ) -> None:
         self.api_url = api_url
+        self.temp_dir = temp_dir  # private (0700): where a file to upload briefly lives
         self.timeout = timeout
         self.retries = max(1, retries)
         self.backoff = backoff
@@ -377,13 +382,17 @@ class NumeraiGateway(_GatewayCore):
     ) -> str:
         """Upload a predictions file to a model through numerapi's own upload flow; returns its
         id. numerapi is given the file itself, not a DataFrame: it would write a DataFrame out
-        as CSV again (a parquet file too), and the slot must receive the seller's bytes."""
+        as CSV again (a parquet file too), and the slot must receive the seller's bytes. The
+        plaintext copy lives, mode 0600, in the private temporary folder only while numerapi
+        reads it."""
         import tempfile
 
+        name = safe_filename(filename)
+
         def run() -> str:
-            with tempfile.TemporaryDirectory(prefix="nmrx-upload-") as folder:
-                path = Path(folder) / Path(filename).name
-                path.write_bytes(content)
+            with tempfile.TemporaryDirectory(prefix="upload-", dir=self.temp_dir) as folder:
+                path = Path(folder) / name
+                write_private(path, content)
                 client = self.client(tournament, key)
                 return str(client.upload_predictions(file_path=str(path), model_id=model_id))
 

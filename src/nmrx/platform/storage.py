@@ -1,7 +1,7 @@
 """The content store for predictions files: encrypted at rest, addressed by an opaque key.
 
 ``ContentStore`` is the interface an object store (S3, GCS…) can implement; the default
-is a local directory. Every file is encrypted with AES-GCM (a key derived for "files")
+is a local directory (folders 0700, files 0600). Every file is encrypted with AES-GCM (a key derived for "files")
 and bound to its storage key, so a file copied under another key does not decrypt.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from nmrx.platform.crypto import SecretBox
+from nmrx.platform.private_files import private_dir, write_private
 
 
 class ContentStore(Protocol):
@@ -41,9 +42,10 @@ class LocalEncryptedStore:
     def put(self, content: bytes) -> str:
         key = secrets.token_hex(20)
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
+        private_dir(path.parent)
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(self.box.encrypt(content, associated=key))
+        write_private(tmp, self.box.encrypt(content, associated=key))
         os.replace(tmp, path)
         return key
 
