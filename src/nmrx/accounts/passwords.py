@@ -21,5 +21,13 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """True when the stored hash was made with other parameters than today's."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return False
+
+
 # A real hash to verify against when the user does not exist (equal timing).
 DUMMY_HASH = _hasher.hash("nmrx-dummy-password-for-timing")
