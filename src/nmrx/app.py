@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -17,6 +17,7 @@ from nmrx.delivery import web as buyer_routes
 from nmrx.market import api as market_api
 from nmrx.market import web as market_routes
 from nmrx.platform.bootstrap import Container
+from nmrx.platform.bounds import bounded_numbers
 from nmrx.platform.errors import ServiceError, Unauthorized
 from nmrx.reputation import api as reputation_api
 from nmrx.reputation import web as discovery_web
@@ -39,6 +40,7 @@ def create_app(container: Container) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
+        dependencies=[Depends(bounded_numbers)],  # ids past 2⁶³−1: 404/422, not 500
     )
     app.state.container = container
     worker = Worker(container)

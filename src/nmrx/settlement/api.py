@@ -15,6 +15,7 @@ from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.notifications import service as notifications
 from nmrx.platform.api_deps import container, require
+from nmrx.platform.bounds import form_int
 from nmrx.platform.errors import InvalidInput
 from nmrx.platform.sse import sse
 from nmrx.platform.wire import Money
@@ -115,9 +116,9 @@ async def stream_fill_changes(
     if not 0.05 <= poll <= 30:
         raise InvalidInput("poll must be between 0.05 and 30 seconds")
     c = container(request)
-    resumed = request.headers.get("last-event-id", "")
-    if resumed.isdigit():
-        after = int(resumed)
+    resumed = form_int(request.headers.get("last-event-id"))  # ASCII digits, in range
+    if resumed is not None:
+        after = resumed
     if after is None:
         after = await run_in_threadpool(settlement.last_change_id, c, user_id=user_id)
     cursor = after
