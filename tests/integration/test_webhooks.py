@@ -6,13 +6,19 @@ import hashlib
 import hmac
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from nmrx.delivery import service as delivery
@@ -371,3 +377,73 @@ def test_the_api_shows_the_seller_only_success_or_failure(
     calls = api_client(market).get("/api/v1/webhook/calls", headers=bearer(token)).json()
     assert [(c["last_status"], c["last_error"]) for c in calls] == [(None, NOT_DELIVERED)]
     assert "500" not in NOT_DELIVERED
+
+
+def _tls_receiver(tmp_path: Path, name: str) -> tuple[HTTPServer, ssl.SSLContext, list[str]]:
+    """An HTTPS receiver on loopback with a certificate for ``name`` only, and a client
+    context that trusts that certificate; records the SNI name each client asked for."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    sni: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    server_context.sni_callback = lambda _sock, server_name, _ctx: sni.append(server_name)  # type: ignore[assignment,func-returns-value]
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client_context = ssl.create_default_context(cafile=str(cert_file))
+    return server, client_context, sni
+
+
+@pytest.mark.parametrize(
+    ("certified", "delivered"), [("hooks.example", True), ("other.example", False)]
+)
+def test_https_connects_to_the_checked_address_with_the_host_name_in_sni_and_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, certified: str, delivered: bool
+) -> None:
+    from nmrx.delivery import webhook_sender
+
+    server, trust, sni = _tls_receiver(tmp_path, certified)
+    try:
+        monkeypatch.setattr(webhook_sender, "TLS_VERIFY", trust)
+        fake_dns(monkeypatch, {"hooks.example": ["127.0.0.1"]})
+        url = f"https://hooks.example:{server.server_port}/in"
+        attempt = webhook_sender.post(url, "whsec_x", "test", b"{}", allow_private=True)
+        assert attempt.ok is delivered
+        assert sni == ["hooks.example"]  # the URL's name, though we connected to 127.0.0.1
+        if not delivered:  # a certificate for another name is refused, and not echoed
+            assert attempt.error == NOT_DELIVERED
+    finally:
+        server.shutdown()
