@@ -390,8 +390,17 @@ def test_an_overlong_password_is_refused_before_it_is_hashed(
 
     user = make_user(container)
     hashed: list[int] = []
-    monkeypatch.setattr(accounts, "hash_password", lambda p: hashed.append(len(p)) or "x")
-    monkeypatch.setattr(accounts, "verify_password", lambda h, p: hashed.append(len(p)) or False)
+
+    def hash_password(password: str) -> str:
+        hashed.append(len(password))
+        return "x"
+
+    def verify_password(password_hash: str, password: str) -> bool:
+        hashed.append(len(password))
+        return False
+
+    monkeypatch.setattr(accounts, "hash_password", hash_password)
+    monkeypatch.setattr(accounts, "verify_password", verify_password)
     huge = "a-long-passphrase-" * 60_000  # ~1 MB
     r = client.post("/api/v1/auth/register", json={"username": "judy", "password": huge})
     assert r.status_code == 422
