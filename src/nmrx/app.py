@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -22,6 +22,7 @@ from nmrx.market import web as market_web
 from nmrx.notifications import api as notifications_api
 from nmrx.notifications import web as notifications_web
 from nmrx.platform.bootstrap import Container
+from nmrx.platform.bounds import bounded_numbers
 from nmrx.platform.errors import ServiceError, Unauthorized
 from nmrx.reputation import api as reputation_api
 from nmrx.reputation import web as reputation_web
@@ -69,6 +70,7 @@ def create_app(container: Container) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
+        dependencies=[Depends(bounded_numbers)],  # ids past 2⁶³−1: 404/422, not 500
     )
     app.state.container = container
     app.state.demo_logins = []

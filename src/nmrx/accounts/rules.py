@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import cache
+from pathlib import Path
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{2,29}$")
 MIN_PASSWORD_LENGTH = 10
-COMMON_PASSWORDS = frozenset(
+MAX_PASSWORD_LENGTH = 256  # refused before hashing: argon2 cost grows with the length
+# The 10,000 most common passwords, most common first: the head of the "passwords" frequency
+# list shipped by the zxcvbn package (MIT; from leaked-password corpora), one a line, lowercase.
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
+_TRAILING_NOISE = re.compile(r"[\d\W_]+$")  # digits, punctuation, spaces at the end
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    words = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").split()
+    return frozenset(w.lower() for w in words) | _OURS
+
+
+# the site's own names and the patterns refused before the list was shipped
+_OURS = frozenset(
     {
+        "numerai",
+        "numeraire",
+        "nmrx",
         "password12",
         "password123",
         "1234567890",
@@ -21,6 +40,15 @@ COMMON_PASSWORDS = frozenset(
         "abcdefghij",
     }
 )
+
+
+def is_common_password(password: str) -> bool:
+    """True for a listed password, compared without case, also with trailing digits and
+    punctuation stripped (``Password1!`` is ``password``, ``Dragon2024`` is ``dragon``)."""
+    lowered = password.strip().lower()
+    listed = common_passwords()
+    base = _TRAILING_NOISE.sub("", lowered)
+    return lowered in listed or (bool(base) and base in listed)
 
 
 class Scope(StrEnum):
@@ -55,9 +83,16 @@ def normalise_username(username: str) -> str:
 def check_password_strength(password: str, *, username: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise AccountError(f"password is too weak: use at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"password is too long: use at most {MAX_PASSWORD_LENGTH} characters")
     lowered = password.lower()
-    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
-        raise AccountError("password is too weak: it is too common or too repetitive")
+    if is_common_password(password):
+        raise AccountError(
+            "password is too weak: it is one of the most common passwords (even with "
+            "digits or symbols added at the end); choose another, e.g. a few unrelated words"
+        )
+    if len(set(password)) < 4:
+        raise AccountError("password is too weak: it is too repetitive")
     if username and username.lower() in lowered:
         raise AccountError("password is too weak: it must not contain the username")
 

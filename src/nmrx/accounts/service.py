@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nmrx.accounts.passwords import DUMMY_HASH, hash_password, verify_password
+from nmrx.accounts.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
 from nmrx.accounts.rules import (
+    MAX_PASSWORD_LENGTH,
     AccountError,
     Scope,
     check_password_strength,
@@ -87,14 +88,31 @@ def register(db: Database, *, username: str, password: str) -> Principal:
 
 
 def authenticate(db: Database, *, username: str, password: str) -> Principal:
-    with db.transaction() as session:
+    """Check a username and password. The argon2 check (tens of ms, by design) runs outside
+    any write transaction, so a storm of bad logins never holds up other users' writes."""
+    password = password or ""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        # refused before hashing: no valid password is this long
+        raise Unauthorized(
+            f"wrong username or password (passwords are at most {MAX_PASSWORD_LENGTH} characters)"
+        )
+    with db.read() as session:
         user = session.scalars(select(User).where(User.username == username_key(username))).first()
-        if user is None:
-            verify_password(DUMMY_HASH, password or "")
-            raise Unauthorized("wrong username or password")
-        if not verify_password(user.password_hash, password or ""):
-            raise Unauthorized("wrong username or password")
-        return Principal(user.id, user.username, frozenset(Scope))
+        found = (user.id, user.username, user.password_hash) if user else None
+    if found is None:
+        verify_password(DUMMY_HASH, password)
+        raise Unauthorized("wrong username or password")
+    user_id, name, stored_hash = found
+    if not verify_password(stored_hash, password):
+        raise Unauthorized("wrong username or password")
+    if needs_rehash(stored_hash):
+        # hashed outside the transaction; the write is short and only replaces the hash it read
+        fresh = hash_password(password)
+        with db.transaction() as session:
+            row = session.get(User, user_id)
+            if row is not None and row.password_hash == stored_hash:
+                row.password_hash = fresh
+    return Principal(user_id, name, frozenset(Scope))
 
 
 def principal_for_user(db: Database, user_id: int) -> Principal | None:

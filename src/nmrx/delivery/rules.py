@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -117,3 +118,61 @@ def classify_attempt(
     if retry_at is None:
         return Verdict(Outcome.FAILED, Fault.NOBODY, too_late(detail))
     return Verdict(Outcome.RETRY, reason=detail, retry_at=retry_at)
+
+
+# Seller webhooks go to public internet addresses only (no SSRF into our own network).
+_METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries: mapped, 6to4, Teredo, NAT64 or compatible."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64 or (int(address) >> 32 == 0 and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def webhook_address_refusal(address: str, *, allow_private: bool = False) -> str | None:
+    """Why a webhook may not be sent to this IP address (None: it may).
+
+    Refused always: unspecified, multicast, link-local, cloud metadata, reserved and other
+    non-global addresses, also inside IPv6 (IPv4-mapped, 6to4, Teredo, NAT64). Loopback
+    and private addresses only when ``allow_private`` (``NMRX_WEBHOOK_ALLOW_PRIVATE``, for
+    a receiver on the operator's own machine in tests)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None:
+            return webhook_address_refusal(str(inner), allow_private=allow_private)
+    if ip in _METADATA:
+        return "a cloud metadata address"
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_loopback:
+        return None if allow_private else "a loopback address"
+    if ip.is_private or ip in _SHARED:
+        if allow_private and not ip.is_reserved:
+            return None
+        return "a private address" if not ip.is_reserved else "a reserved address"
+    if ip.is_reserved:
+        return "a reserved address"
+    if not ip.is_global:
+        return "not a public internet address"
+    return None

@@ -59,12 +59,21 @@ def _assoc(user_id: int) -> str:
     return f"user:{user_id}:webhook"
 
 
+def _policy(c: Container) -> dict[str, bool]:
+    """http:// only in demo mode (or with private targets allowed); private targets only with
+    ``NMRX_WEBHOOK_ALLOW_PRIVATE`` (a receiver on the operator's own machine)."""
+    allow_private = c.settings.webhook_allow_private
+    return {"allow_http": c.settings.demo or allow_private, "allow_private": allow_private}
+
+
 def set_webhook(c: Container, *, user_id: int, url: str) -> WebhookInfo:
     url = (url or "").strip()
-    if not url.startswith(("https://", "http://")) or len(url) > 500:
-        raise InvalidInput(
-            "the webhook URL must start with https:// (or http:// for local testing)"
-        )
+    if len(url) > 500:
+        raise InvalidInput("the webhook URL must be at most 500 characters")
+    try:  # resolved and checked before the transaction (DNS is slow work)
+        http_hooks.check_target(url, **_policy(c))
+    except http_hooks.UnsafeTarget as exc:
+        raise InvalidInput(str(exc)) from exc
     with c.db.transaction() as session:
         row = session.scalars(select(SellerWebhook).where(SellerWebhook.user_id == user_id)).first()
         created = row is None
@@ -171,7 +180,7 @@ def send(c: Container, *, call_id: int) -> CallInfo:
             return _call_info(call)
         url, event, body = hook.url, call.event, call.payload.encode()
         secret = c.key_box.decrypt_text(hook.secret_ciphertext, associated=_assoc(hook.user_id))
-    attempt = http_hooks.post(url, secret, event, body)
+    attempt = http_hooks.post(url, secret, event, body, **_policy(c))  # checked again
     now = c.clock.now()
     with c.db.transaction() as session:
         call = session.get(WebhookCall, call_id)

@@ -20,6 +20,7 @@ the open bid, which :func:`find_market_violations` checks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -235,18 +236,21 @@ class InvalidLadderText(ValueError):
     pass
 
 
+_QUANTITY = re.compile(r"[0-9]{1,9}")  # ASCII digits ("²".isdigit() is true), bounded
+
+
 def parse_ladder(text: str) -> list[tuple[int, int]]:
     """A ladder as a seller types it: one level per line, ``quantity @ price`` in NMR
     (e.g. ``3 @ 0.5``); returns (quantity, price in units) per level, blank lines ignored."""
     levels = []
     for n, line in enumerate(x.strip() for x in text.splitlines() if x.strip()):
         qty_text, _, price_text = line.partition("@")
-        if not qty_text.strip().isdigit() or not price_text.strip():
+        if not _QUANTITY.fullmatch(qty_text.strip()) or not price_text.strip():
             raise InvalidLadderText(
                 f"line {n + 1} '{line}': write 'quantity @ price', e.g. 3 @ 0.5"
             )
         try:
-            levels.append((int(qty_text), parse_nmr(price_text.strip())))
+            levels.append((int(qty_text.strip()), parse_nmr(price_text.strip())))
         except InvalidAmount as exc:
             raise InvalidLadderText(f"line {n + 1}: {exc}") from None
     return levels

@@ -14,6 +14,7 @@ from nmrx.market import standing_orders as listings
 from nmrx.market.orders import Side
 from nmrx.market.rules import InvalidLadderText, parse_ladder
 from nmrx.platform.api_deps import container
+from nmrx.platform.bounds import form_int
 from nmrx.platform.errors import ServiceError
 from nmrx.reputation.web import reputation_context
 from nmrx.sellers import collateral
@@ -105,7 +106,8 @@ def preview(
     c = container(request)
     back = f"/models/{model_id}"
     try:
-        qty = int(quantity) if quantity.strip().isdigit() else -1
+        qty = form_int(quantity)
+        qty = -1 if qty is None else qty
         units = None if kind in ("buy_now", "sell_now") else _units(price, "price")
         q = model_page.quote(
             c, instrument_id=instrument_id, side=side, kind=kind, quantity=qty, price=units
@@ -114,7 +116,7 @@ def preview(
     except (ServiceError, InvalidAmountForm) as exc:
         flash(request, getattr(exc, "message", str(exc)), "error")
         return RedirectResponse(back, status_code=303)
-    slot = int(slot_model_id) if slot_model_id.strip().isdigit() else None
+    slot = form_int(slot_model_id)
     slot_name = (
         dict(
             model_page.slots(
@@ -155,7 +157,7 @@ def confirm(
     if user_id is None:
         return to_login(request)
     c = container(request)
-    slot = int(slot_model_id) if slot_model_id.strip().isdigit() else None
+    slot = form_int(slot_model_id)
     back = f"/models/{model_id}"
     try:
         inst = market_data.get_instrument(c, instrument_id=instrument_id)

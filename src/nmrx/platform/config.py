@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     )
     trending_rounds: int = Field(5, description="rounds in each trending window")
 
+    webhook_allow_private: bool = Field(
+        False,
+        description="let seller webhooks reach loopback and private addresses (tests only)",
+    )
+
     faucet_max_units: int = 1_000 * 100_000_000  # 1,000 NMR per faucet request
     platform_fee_rate_bp: int = Field(200, description="fee on seller proceeds, basis points")
     session_max_age_seconds: int = 14 * 24 * 3600

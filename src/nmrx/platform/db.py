@@ -21,6 +21,7 @@ from nmrx.platform.private_files import FILE_MODE, private_dir, private_file
 
 Query = TypeVar("Query", bound=Select[Any])
 _AFTER_COMMIT = "nmrx.after_commit"
+READ_ONLY = "nmrx_read_only"  # execution option of Database.read's connections
 
 
 def make_engine(url: str) -> Engine:
@@ -60,7 +61,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a read-only unit of work (Database.read) takes no write lock: WAL readers never wait
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def locked(query: Query) -> Query:
@@ -127,6 +132,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -144,6 +152,18 @@ class Database:
                 session.close()
         for callback in callbacks:  # committed: what waited for it runs now
             callback()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: no write lock (on SQLite neither this process's writer
+        queue nor ``BEGIN IMMEDIATE``), always rolled back. For reads that precede slow work
+        (a password check) which must not hold up every writer."""
+        session = self._readers()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

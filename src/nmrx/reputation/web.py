@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from nmrx.platform.api_deps import container
+from nmrx.platform.bounds import form_int
 from nmrx.platform.errors import InvalidInput, ServiceError
 from nmrx.reputation import discovery, reviews
 from nmrx.reputation import track_records as performance
@@ -163,9 +164,9 @@ def post_review(
             container(request),
             user_id=user_id,
             model_id=model_id,
-            rating=int(rating) if rating.strip().isdigit() else 0,
+            rating=form_int(rating) or 0,
             text=text,
-            fill_id=int(fill_id) if fill_id.strip().isdigit() else None,
+            fill_id=form_int(fill_id),
         )
         flash(
             request, "Thank you: your review is posted, marked as a verified purchase.", "success"

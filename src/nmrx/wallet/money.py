@@ -7,7 +7,8 @@ and refused when they carry more precision than a unit.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 UNITS_PER_NMR = 100_000_000
 TICK = 10_000  # 0.0001 NMR
@@ -22,39 +23,47 @@ def nmr(value: int | str) -> int:
     return parse_nmr(str(value))
 
 
+# The only accepted spellings: ASCII digits, optionally a point and 1 to 8 ASCII digits.
+# No sign, exponent, "_" separators (Python's int/Decimal accept "1_000") or other scripts'
+# digits (they accept "١٢" as 12).
+_DECIMAL_NMR = re.compile(r"[0-9]+(\.[0-9]{1,8})?")
+_DECIMAL_ANY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_UNITS = re.compile(r"[0-9]+")
+
+
 def parse_nmr(text: str) -> int:
     """Parse a decimal NMR string ("12.5") into units, exactly.
 
-    Refuses floats' cousins: exponents, NaN, infinities, more than 8 decimals,
-    negative values.
+    Accepts only ``^[0-9]+(\\.[0-9]{1,8})?$`` (surrounding spaces ignored): no exponents,
+    NaN, infinities, signs, ``_`` separators, non-ASCII digits or more than 8 decimals.
     """
     if not isinstance(text, str):
         raise InvalidAmount('an NMR amount must be given as text, e.g. "12.5"')
     cleaned = text.strip()
-    if not cleaned or any(c in cleaned.lower() for c in "enai"):
-        raise InvalidAmount(f"not a decimal NMR amount: {text!r}")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise InvalidAmount(f"not a decimal NMR amount: {text!r}") from exc
-    units = value * UNITS_PER_NMR
-    if units != units.to_integral_value():
+    if not _DECIMAL_NMR.fullmatch(cleaned):
+        if _DECIMAL_ANY.fullmatch(cleaned):
+            if cleaned.startswith("-"):
+                raise InvalidAmount(f"amount must not be negative: {text!r}")
+            raise InvalidAmount(
+                f"{text!r} has more than 8 decimals (the smallest unit is 0.00000001 NMR)"
+            )
         raise InvalidAmount(
-            f"{text!r} has more than 8 decimals (the smallest unit is 0.00000001 NMR)"
+            f"not a decimal NMR amount: {text!r} (write digits 0-9 with an optional "
+            'decimal point, e.g. "12.5")'
         )
-    if units < 0:
-        raise InvalidAmount(f"amount must not be negative: {text!r}")
-    return int(units)
+    return int(Decimal(cleaned) * UNITS_PER_NMR)
 
 
 def parse_units(value: object) -> int:
-    """Accept an amount in units as an int or a string of digits; refuse everything else."""
+    """Accept an amount in units as an int or a string of ASCII digits; refuse everything else."""
     if isinstance(value, bool):
         raise InvalidAmount("an amount in units must be an integer, not a boolean")
     if isinstance(value, int):
         units = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and _UNITS.fullmatch(value.strip()):
         units = int(value.strip())
+    elif isinstance(value, str) and _UNITS.fullmatch(value.strip().removeprefix("-")):
+        raise InvalidAmount("amount must not be negative")
     else:
         raise InvalidAmount(f"an amount in units (10⁻⁸ NMR) must be an integer, got {value!r}")
     if units < 0:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -9,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from nmrx.app import create_app
 from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.platform.errors import Unauthorized
 from nmrx.wallet import ledger
 from nmrx.wallet import service as wallet
 from nmrx.wallet.money import nmr
@@ -205,6 +210,10 @@ def test_faucet_does_not_exist_outside_demo_mode(database_url: str, tmp_path: Pa
         ({}, "exactly one of"),
         ({"amount": "1", "amount_units": 1}, "exactly one of"),
         ({"amount_units": "12"}, "valid integer"),
+        ({"amount": "0_5"}, "not a decimal NMR amount"),
+        ({"amount": "1_000"}, "not a decimal NMR amount"),
+        ({"amount": "١٢"}, "not a decimal NMR amount"),
+        ({"amount": "１"}, "not a decimal NMR amount"),
     ],
 )
 def test_malformed_amounts_are_refused_with_the_reason(
@@ -239,3 +248,171 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert {"/api/v1/me", "/api/v1/wallet", "/api/v1/wallet/faucet", "/api/v1/tokens"} <= set(
         spec["paths"]
     )
+
+
+def _write_lock_is_free(container: Container) -> bool:
+    """Could another thread start a write transaction right now, without waiting?"""
+    from nmrx.platform.db import writer_lock
+
+    result: list[bool] = []
+
+    def probe() -> None:
+        lock = writer_lock(container.db.engine)
+        if container.db.is_postgres:  # no process-wide lock: row locks only
+            result.append(True)
+            return
+        got = lock.acquire(blocking=False)  # type: ignore[attr-defined]
+        if not got:
+            result.append(False)
+            return
+        try:  # and SQLite's own write lock, asked for with no busy wait
+            path = container.db.engine.url.database
+            raw = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                raw.execute("ROLLBACK")
+                result.append(True)
+            except sqlite3.OperationalError:
+                result.append(False)
+            finally:
+                raw.close()
+        finally:
+            lock.release()  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return result == [True]
+
+
+class _TransactionSpy:
+    """Counts the write transactions open on a Database while the code under test runs."""
+
+    def __init__(self, container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.open = 0
+        real = container.db.transaction
+
+        @contextmanager
+        def counted() -> Iterator[object]:
+            self.open += 1
+            try:
+                with real() as session:
+                    yield session
+            finally:
+                self.open -= 1
+
+        monkeypatch.setattr(container.db, "transaction", counted)
+
+
+@pytest.mark.parametrize("case", ["right password", "wrong password", "unknown user"])
+def test_a_login_checks_the_password_outside_any_write_transaction(
+    container: Container, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # argon2 takes tens of ms by design: inside a write transaction it held SQLite's writer
+    # lock, and 30 concurrent bad logins stalled every other user's requests for seconds.
+    from nmrx.accounts import service as accounts
+
+    user = make_user(container)
+    spy = _TransactionSpy(container, monkeypatch)
+    during: list[tuple[int, bool]] = []
+    real_verify = accounts.verify_password
+
+    def verify(password_hash: str, password: str) -> bool:
+        during.append((spy.open, _write_lock_is_free(container)))
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(accounts, "verify_password", verify)
+    username = "nobody-here" if case == "unknown user" else user.username
+    password = user.password if case == "right password" else "not-the-password"
+    if case == "right password":
+        assert accounts.authenticate(container.db, username=username, password=password)
+    else:
+        with pytest.raises(Unauthorized, match="wrong username or password"):
+            accounts.authenticate(container.db, username=username, password=password)
+    assert during == [(0, True)]  # verified once, with no transaction open, writers free
+
+
+def test_registration_hashes_before_its_write_transaction(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nmrx.accounts import service as accounts
+
+    spy = _TransactionSpy(container, monkeypatch)
+    during: list[tuple[int, bool]] = []
+    real_hash = accounts.hash_password
+
+    def hash_password(password: str) -> str:
+        during.append((spy.open, _write_lock_is_free(container)))
+        return real_hash(password)
+
+    monkeypatch.setattr(accounts, "hash_password", hash_password)
+    accounts.register(container.db, username="hana", password="blue-whale-tides")
+    assert during == [(0, True)]
+
+
+def test_an_outdated_hash_is_replaced_after_a_right_login(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    from nmrx.accounts import passwords
+    from nmrx.accounts import service as accounts
+    from nmrx.accounts.tables import User
+
+    user = make_user(container)
+    stronger = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", stronger)
+    assert accounts.authenticate(container.db, username=user.username, password=user.password)
+    with container.db.transaction() as s:
+        stored = s.get(User, user.id).password_hash
+    assert not stronger.check_needs_rehash(stored) and stronger.verify(stored, user.password)
+
+
+@pytest.mark.parametrize(
+    "password", ["Password1!", "iloveyou2024!", "Dragon2024", "QWERTY123456!!"]
+)
+def test_common_passwords_are_refused_even_with_digits_or_symbols_added(
+    client: TestClient, container: Container, password: str
+) -> None:
+    r = client.post("/api/v1/auth/register", json={"username": "ivan", "password": password})
+    assert r.status_code == 422
+    assert "is one of the most common passwords" in r.json()["error"]
+    from nmrx.accounts import service as accounts
+
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(container.db, username="ivan", password=password)
+
+
+def test_an_overlong_password_is_refused_before_it_is_hashed(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nmrx.accounts import service as accounts
+
+    user = make_user(container)
+    hashed: list[int] = []
+
+    def hash_password(password: str) -> str:
+        hashed.append(len(password))
+        return "x"
+
+    def verify_password(password_hash: str, password: str) -> bool:
+        hashed.append(len(password))
+        return False
+
+    monkeypatch.setattr(accounts, "hash_password", hash_password)
+    monkeypatch.setattr(accounts, "verify_password", verify_password)
+    huge = "a-long-passphrase-" * 60_000  # ~1 MB
+    r = client.post("/api/v1/auth/register", json={"username": "judy", "password": huge})
+    assert r.status_code == 422
+    assert r.json()["error"] == "password is too long: use at most 256 characters"
+    r = client.post(
+        "/api/v1/auth/tokens",
+        json={"username": user.username, "password": huge, "name": "x", "scopes": ["read"]},
+    )
+    assert r.status_code == 401
+    assert r.json()["error"] == (
+        "wrong username or password (passwords are at most 256 characters)"
+    )
+    assert hashed == []
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(container.db, username="judy", password="a-long-passphrase-")

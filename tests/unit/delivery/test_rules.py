@@ -102,3 +102,47 @@ def test_a_retry_that_would_come_after_the_close_fails_as_nobodys_fault() -> Non
         Fault.NOBODY,
         "not delivered before the round closed: unavailable: boom",
     )
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("100.64.0.1", "private"),
+        ("fc00::1", "private"),
+        ("169.254.169.254", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped IPv6
+        ("::ffff:169.254.169.254", "metadata"),
+        ("::ffff:10.0.0.1", "private"),
+        ("2002:7f00:1::", "loopback"),  # 6to4 around 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", "metadata"),  # NAT64 around 169.254.169.254
+    ],
+)
+def test_webhooks_refuse_non_public_addresses(address: str, kind: str) -> None:
+    from nmrx.delivery.rules import webhook_address_refusal
+
+    reason = webhook_address_refusal(address)
+    assert reason is not None and kind in reason
+
+
+def test_webhooks_may_reach_public_addresses_and_private_ones_only_when_allowed() -> None:
+    from nmrx.delivery.rules import webhook_address_refusal
+
+    for public in ("93.184.216.34", "2606:4700:4700::1111", "::ffff:8.8.8.8"):
+        assert webhook_address_refusal(public) is None
+    for private in ("127.0.0.1", "10.0.0.1", "::1", "::ffff:192.168.0.1"):
+        assert webhook_address_refusal(private, allow_private=True) is None
+    for never in ("169.254.169.254", "fe80::1", "0.0.0.0", "224.0.0.1"):
+        assert webhook_address_refusal(never, allow_private=True) is not None

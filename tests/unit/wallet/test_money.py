@@ -55,3 +55,26 @@ def test_prices_must_sit_on_the_tick() -> None:
     assert is_on_tick(TICK) and is_on_tick(5 * TICK)
     assert not is_on_tick(TICK + 1)
     assert not is_on_tick(0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0_5", "1_000", "1_000.5", "0.5_0", "١٢", "１２", "٣.٥", "²", "+1", ".5", "5.", "1.", " 1 2 "],
+)
+def test_only_ascii_digits_with_an_optional_point_are_amounts(text: str) -> None:
+    # Python's Decimal and int accept "_" separators and any script's digits ("١٢" is 12)
+    with pytest.raises(InvalidAmount, match="not a decimal NMR amount"):
+        parse_nmr(text)
+
+
+@pytest.mark.parametrize("text", ["1_000", "١٢", "²", "４２", "+42", " "])
+def test_units_accept_ascii_digits_only(text: str) -> None:
+    with pytest.raises(InvalidAmount, match="must be an integer"):
+        parse_units(text)
+
+
+def test_the_refusals_say_what_is_wrong() -> None:
+    with pytest.raises(InvalidAmount, match="must not be negative"):
+        parse_nmr("-1.5")
+    with pytest.raises(InvalidAmount, match="more than 8 decimals"):
+        parse_nmr("0.123456789")
