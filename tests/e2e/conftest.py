@@ -83,6 +83,10 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NMRX_")}
     env["NMRX_DEMO_SNAPSHOT"] = str(demo_snapshot())
+    if env.get("PYTHONPATH"):  # the same code as this process, although cwd changes below
+        env["PYTHONPATH"] = os.pathsep.join(
+            str(Path(entry).resolve()) for entry in env["PYTHONPATH"].split(os.pathsep) if entry
+        )
     log = open(data / "server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [
