@@ -64,9 +64,12 @@ def source_hash() -> str:
 
 
 def demo_snapshot() -> Path:
-    """The prepared demo for this source and these options; stale ones are removed.
+    """The prepared demo for this source, these options and this day; stale ones are removed.
     `nmrx demo` builds it on its first start (seeding once) and restores it after."""
-    key = hashlib.sha256(f"{source_hash()} {HISTORY_ROUNDS} {sys.version}".encode())
+    # The day too: the demo's simulated time goes on from the moment of the snapshot, and
+    # a day-old one stays close to the real calendar.
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    key = hashlib.sha256(f"{source_hash()} {HISTORY_ROUNDS} {sys.version} {today}".encode())
     path = SNAPSHOTS / f"demo-{key.hexdigest()[:16]}"
     if SNAPSHOTS.exists():
         for old in SNAPSHOTS.iterdir():
