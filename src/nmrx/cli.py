@@ -61,14 +61,23 @@ def demo(
     """Start a fresh demo marketplace: new SQLite database, the bundled Numerai emulator,
     demo users with test NMR, verified models and seller collateral."""
     from nmrx.demo.market import seed
-    from nmrx.demo.run import EmulatorProcess
+    from nmrx.demo.run import EmulatorProcess, Snapshot
     from nmrx.platform.bootstrap import bootstrap
     from nmrx.platform.emulator_admin import EmulatorAdmin
     from nmrx.platform.private_files import write_private
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    emulator = EmulatorProcess(port=emulator_port, seed=emulator_seed)
+    snapshot = Snapshot.from_env()  # internal: the browser tests' prepared demo
+    restoring = snapshot is not None and snapshot.ready
+    if snapshot is not None and restoring:
+        snapshot.restore(data_dir)
+    emulator = EmulatorProcess(
+        port=emulator_port,
+        seed=emulator_seed,
+        snapshots=snapshot is not None,
+        restore=snapshot.emulator_file if snapshot is not None and restoring else None,
+    )
     try:
         settings = _settings(
             demo=True,
@@ -79,15 +88,24 @@ def demo(
             clock="emulator",
         )
         container = bootstrap(settings)
-        console.print("Seeding the demo market (sellers, models, ladders, a settled round)…")
-        logins, history = seed(
-            container,
-            EmulatorAdmin(emulator.url, settings.emulator_admin_token),
-            history_rounds=history_rounds,
-        )
-        console.print(
-            f"Score history ({history_rounds} rounds per model) is being generated in the background."
-        )
+        if snapshot is not None and restoring:
+            console.print(f"Demo market restored from its prepared snapshot ({snapshot.path}).")
+            logins = snapshot.logins()
+        else:
+            console.print("Seeding the demo market (sellers, models, ladders, a settled round)…")
+            logins, history = seed(
+                container,
+                EmulatorAdmin(emulator.url, settings.emulator_admin_token),
+                history_rounds=history_rounds,
+            )
+            if snapshot is not None:
+                history.join()  # the snapshot keeps the whole score history
+                snapshot.save(container, emulator, data_dir, logins)
+                console.print(f"Prepared snapshot kept in {snapshot.path}.")
+            else:
+                console.print(
+                    f"Score history ({history_rounds} rounds per model) is being generated in the background."
+                )
         write_private(
             data_dir / "demo.json",
             json.dumps({"emulator_url": emulator.url, "url": f"http://{host}:{port}"}).encode(),

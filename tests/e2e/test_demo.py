@@ -11,7 +11,7 @@ SELLERS = ["alice", "carol", "dora", "erik", "fatima", "gus"]
 def test_the_demo_seeds_twenty_models_of_several_sellers_with_books_on_five_rounds(
     demo_server: str,
 ) -> None:
-    markets = httpx.get(f"{demo_server}/api/v1/markets", timeout=10).json()
+    markets = httpx.get(f"{demo_server}/api/v1/markets", timeout=60).json()
     listed = [m for m in markets if any(i["best_ask"] for i in m["instruments"])]
     models = {m["model_id"]: m["owner"] for m in listed}
     assert len(models) >= 20, models
@@ -29,7 +29,7 @@ def test_the_demo_has_a_settled_round_with_verified_reviews_from_its_buyers(
     reviews = [
         r
         for seller in SELLERS
-        for r in httpx.get(f"{demo_server}/api/v1/sellers/{seller}/reviews", timeout=10).json()
+        for r in httpx.get(f"{demo_server}/api/v1/sellers/{seller}/reviews", timeout=60).json()
     ]
     assert len({r["seller"] for r in reviews}) >= 3, reviews
     assert all(r["verified"] and r["outcome"] in {"released", "refunded"} for r in reviews)

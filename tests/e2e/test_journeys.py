@@ -29,7 +29,7 @@ from tests.e2e.conftest import emulator_admin
 from tests.e2e.test_newcomer import SCREENSHOTS
 
 PASSWORD = "a-fine-long-password"
-WORKER_WAIT = 90.0  # seconds: the demo worker runs its duties at least once a minute
+WORKER_WAIT = 300.0  # seconds, generous: the demo worker runs its duties at least once a minute
 
 
 @pytest.fixture

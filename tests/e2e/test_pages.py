@@ -84,9 +84,9 @@ def log_in(page: Page, base: str, user: str) -> None:
 @pytest.fixture(scope="module")
 def targets(demo_server: str) -> dict[str, str]:
     """alice_m1's model page and one of bob's fills, found through the JSON API."""
-    markets = httpx.get(f"{demo_server}/api/v1/markets").json()
+    markets = httpx.get(f"{demo_server}/api/v1/markets", timeout=60).json()
     model_id = next(m["model_id"] for m in markets if m["model_name"] == "alice_m1")
-    with httpx.Client(base_url=demo_server) as client:
+    with httpx.Client(base_url=demo_server, timeout=60) as client:
         form = client.get("/login").text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
         client.post(
@@ -95,9 +95,9 @@ def targets(demo_server: str) -> dict[str, str]:
         portfolio = client.get("/portfolio").text
     # The demo generates score history in the background, then syncs every track record.
     wanted, rounds = (30 if UPDATE_SCREENSHOTS else 3), 0
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600  # generous: a condition, met at once from a snapshot
     while rounds < wanted and time.monotonic() < deadline:
-        perf = httpx.get(f"{demo_server}/api/v1/models/{model_id}/performance").json()
+        perf = httpx.get(f"{demo_server}/api/v1/models/{model_id}/performance", timeout=60).json()
         rounds = len(perf.get("rounds", []))
         time.sleep(0 if rounds >= wanted else 2)
     assert rounds >= wanted, f"alice_m1's track record has {rounds} rounds, not {wanted}"

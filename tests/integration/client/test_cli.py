@@ -1,13 +1,11 @@
-"""The `nmrx` client commands against a real server on loopback, as a user runs them."""
+"""The `nmrx` client commands against a real server on loopback, as a user runs them (in this
+process through typer's runner; tests/integration/test_cli.py runs the installed command)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -205,22 +203,14 @@ def test_failures_exit_non_zero_with_the_servers_reason_on_stderr(
     assert nobody.exit_code == 6 and "cannot reach" in nobody.stderr
 
 
-def test_the_installed_command_prints_json_and_fails_with_a_reason(
+def test_json_output_is_only_json_on_stdout_and_a_failure_only_a_reason_on_stderr(
     server: LiveServer, buyer: Party, home: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NMRX_")}
-    env.update({k: v for k, v in as_party(server, home, buyer).items() if v is not None})
-    run = [sys.executable, "-m", "nmrx.cli"]
-    ok = subprocess.run(
-        [*run, "wallet", "--json"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert ok.returncode == 0, ok.stderr
+    ok = nmrx(["wallet", "--json"], as_party(server, home, buyer))
+    assert ok.exit_code == 0, ok.stderr
     assert json.loads(ok.stdout)["available"]["units"] > 0
-    env["NMRX_API_TOKEN"] = "nmrx_wrong"
-    bad = subprocess.run(
-        [*run, "wallet", "--json"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert bad.returncode == 3 and bad.stdout == "" and "error:" in bad.stderr
+    bad = nmrx(["wallet", "--json"], env_for(home, server.url, "nmrx_wrong"))
+    assert bad.exit_code == 3 and bad.stdout == "" and "error:" in bad.stderr
 
 
 def test_a_pipeline_token_has_only_the_scopes_asked_for(
