@@ -258,7 +258,7 @@ def _write_lock_is_free(container: Container) -> bool:
 
     def probe() -> None:
         lock = writer_lock(container.db.engine)
-        if container.db.is_postgres:  # no process-wide lock: row locks only
+        if container.db.engine.dialect.name == "postgresql":  # no process-wide lock: row locks
             result.append(True)
             return
         got = lock.acquire(blocking=False)  # type: ignore[attr-defined]

@@ -337,7 +337,14 @@ def test_a_host_that_resolves_elsewhere_when_sending_is_not_reached(
     webhooks.set_webhook(market, user_id=seller.id, url=f"http://rebind.example:{port}/hook")
     dns["rebind.example"] = ["127.0.0.1"]
     with market.db.transaction() as s:
-        webhooks.emit(s, seller_user_id=seller.id, event="test", dedupe_key="r1", payload={})
+        webhooks.emit(
+            s,
+            seller_user_id=seller.id,
+            event="test",
+            dedupe_key="r1",
+            payload={},
+            now=market.clock.now(),
+        )
         call_id = s.scalars(select(WebhookCall.id)).one()
     info = webhooks.send(market, call_id=call_id)
     assert receiver.hits == 0
@@ -360,7 +367,14 @@ def test_the_request_goes_to_the_address_that_was_checked_with_the_host_kept(
     url = f"http://hooks.nmrx-test.invalid:{port}/hook"
     webhooks.set_webhook(market, user_id=seller.id, url=url)
     with market.db.transaction() as s:
-        webhooks.emit(s, seller_user_id=seller.id, event="test", dedupe_key="p1", payload={})
+        webhooks.emit(
+            s,
+            seller_user_id=seller.id,
+            event="test",
+            dedupe_key="p1",
+            payload={},
+            now=market.clock.now(),
+        )
         call_id = s.scalars(select(WebhookCall.id)).one()
     info = webhooks.send(market, call_id=call_id)
     assert (info.state, info.last_status) == ("delivered", 204)
@@ -378,7 +392,14 @@ def test_the_api_shows_the_seller_only_success_or_failure(
     webhooks.set_webhook(market, user_id=seller.id, url=receiver.url)
     receiver.fail_next = 1
     with market.db.transaction() as s:
-        webhooks.emit(s, seller_user_id=seller.id, event="test", dedupe_key="a1", payload={})
+        webhooks.emit(
+            s,
+            seller_user_id=seller.id,
+            event="test",
+            dedupe_key="a1",
+            payload={},
+            now=market.clock.now(),
+        )
         call_id = s.scalars(select(WebhookCall.id)).one()
     webhooks.send(market, call_id=call_id)
     from tests.support.builders import UserRef
