@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nmrx.market import repo as market_db
+from nmrx.market import queries as market_db
 from nmrx.market.rules import find_market_violations
 from nmrx.platform.db import Database
 from nmrx.wallet import repo as ledger_db
