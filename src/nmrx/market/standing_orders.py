@@ -144,6 +144,60 @@ def _audit(session: Session, so: StandingOrder, action: str, detail: str = "") -
     )
 
 
+def _ladder_of(session: Session, user_id: int, model_id: int, mode: Mode) -> StandingOrder | None:
+    """The seller's live (active or paused) ladder for a model and mode."""
+    return session.scalars(
+        select(StandingOrder).where(
+            StandingOrder.user_id == user_id,
+            StandingOrder.model_id == model_id,
+            StandingOrder.mode == mode.value,
+            StandingOrder.side == Side.ASK.value,
+            StandingOrder.state.in_([StandingState.ACTIVE, StandingState.PAUSED]),
+        )
+    ).first()
+
+
+def _new_standing(
+    session: Session,
+    user_id: int,
+    model_id: int,
+    mode: Mode,
+    side: Side,
+    moment: datetime,
+    rounds: int | None = None,
+    slot_model_id: int | None = None,
+) -> StandingOrder:
+    so = StandingOrder(
+        user_id=user_id,
+        model_id=model_id,
+        mode=mode.value,
+        side=side.value,
+        state=StandingState.ACTIVE.value,
+        rounds=rounds,
+        rounds_placed=0,
+        slot_model_id=slot_model_id,
+        version=1,
+        created_at=moment,
+        updated_at=moment,
+    )
+    session.add(so)
+    session.flush()  # market statements of this transaction refer to it
+    return so
+
+
+def _add_levels(session: Session, so: StandingOrder, levels: Sequence[Level]) -> None:
+    for position, level in enumerate(levels, 1):
+        session.add(
+            StandingLevel(
+                standing_order_id=so.id,
+                position=position,
+                quantity=level.quantity,
+                price=level.price,
+            )
+        )
+    session.flush()
+
+
 # ------------------------------------------------------------------ ladders
 
 
@@ -170,31 +224,10 @@ def set_ladder(
         if model.owner_user_id != user_id:
             raise Forbidden(f"only the verified owner of model '{model.name}' may list it")
         check_may_list(mt, user_id)
-        so = session.scalars(
-            select(StandingOrder).where(
-                StandingOrder.user_id == user_id,
-                StandingOrder.model_id == model_id,
-                StandingOrder.mode == chosen.value,
-                StandingOrder.side == Side.ASK.value,
-                StandingOrder.state.in_([StandingState.ACTIVE, StandingState.PAUSED]),
-            )
-        ).first()
+        so = _ladder_of(session, user_id, model_id, chosen)
         created = so is None
         if so is None:
-            so = StandingOrder(
-                user_id=user_id,
-                model_id=model_id,
-                mode=chosen.value,
-                side=Side.ASK.value,
-                state=StandingState.ACTIVE.value,
-                rounds=None,
-                rounds_placed=0,
-                version=1,
-                created_at=moment,
-                updated_at=moment,
-            )
-            session.add(so)
-            session.flush()
+            so = _new_standing(session, user_id, model_id, chosen, Side.ASK, moment)
         else:
             so = _lock(session, so.id, user_id)
             if apply_to_open:
@@ -202,16 +235,7 @@ def set_ladder(
             so.version += 1
             so.updated_at = moment
             session.execute(delete(StandingLevel).where(StandingLevel.standing_order_id == so.id))
-        for position, level in enumerate(checked, 1):
-            session.add(
-                StandingLevel(
-                    standing_order_id=so.id,
-                    position=position,
-                    quantity=level.quantity,
-                    price=level.price,
-                )
-            )
-        session.flush()
+        _add_levels(session, so, checked)
         _audit(session, so, "ladder.set", ", ".join(f"{lv.quantity}@{lv.price}" for lv in checked))
         if created or apply_to_open:
             refusals = place_everywhere(mt, session, so, moment)
@@ -259,27 +283,10 @@ def create_standing_bid(
             tournament=model.tournament,
             required=chosen is Mode.STAKE,
         )
-        so = StandingOrder(
-            user_id=user_id,
-            model_id=model_id,
-            mode=chosen.value,
-            side=Side.BID.value,
-            state=StandingState.ACTIVE.value,
-            rounds=rounds,
-            rounds_placed=0,
-            slot_model_id=slot_model_id,
-            version=1,
-            created_at=moment,
-            updated_at=moment,
+        so = _new_standing(
+            session, user_id, model_id, chosen, Side.BID, moment, rounds, slot_model_id
         )
-        session.add(so)
-        session.flush()
-        session.add(
-            StandingLevel(
-                standing_order_id=so.id, position=1, quantity=level.quantity, price=level.price
-            )
-        )
-        session.flush()
+        _add_levels(session, so, [level])
         _audit(session, so, "bid.create", f"{level.quantity}@{level.price} rounds={rounds}")
         place_everywhere(mt, session, so, moment)  # refusals (e.g. funds) retry as books open
         return _view(session, so)
