@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nmrx.market.book_cache import BookCache, book_cache
@@ -140,7 +141,7 @@ def _retryable(exc: Exception) -> bool:
     if wrapped is None:
         return False
     code = getattr(wrapped.orig, "sqlstate", None) or getattr(wrapped.orig, "pgcode", None)
-    unique = "IntegrityError" in type(wrapped).__name__ and "UNIQUE" in str(wrapped.orig).upper()
+    unique = isinstance(wrapped, IntegrityError) and "UNIQUE" in str(wrapped.orig).upper()
     return unique or code in {"40P01", "40001", "23505"}
 
 
