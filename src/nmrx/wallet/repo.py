@@ -217,15 +217,8 @@ def place_hold(
     now: datetime | None = None,
 ) -> None:
     """Reserve ``amount`` of the user's available funds (idempotent on ``hold_id``).
-    Raises ``InsufficientFunds`` (and writes nothing) if they are not there."""
+    Raises ``InsufficientFunds`` if they are not there (the caller then rolls back)."""
     sql, now = on(target), now or utcnow()
-    existing = sql.one(
-        "SELECT user_id, amount, purpose FROM ledger_holds WHERE id = :id", {"id": hold_id}
-    )
-    if existing is not None:
-        if tuple(existing) != (user_id, amount, purpose):
-            raise TransferConflict(f"hold id {hold_id!r} was already used for another hold")
-        return
     place = TransferSpec(
         id=f"{hold_id}:place",
         debit=user_account_key(user_id, AccountKind.AVAILABLE),
@@ -237,7 +230,8 @@ def place_hold(
     validate_transfer(place)  # before the hold's row: a refused hold writes nothing
     sql.run(
         "INSERT INTO ledger_holds (id, user_id, amount, remaining, state, purpose, "
-        "created_at, updated_at) VALUES (:id, :u, :a, :a, :s, :p, :t, :t)",
+        "created_at, updated_at) VALUES (:id, :u, :a, :a, :s, :p, :t, :t) "
+        "ON CONFLICT (id) DO NOTHING",
         {
             "id": hold_id,
             "u": user_id,
@@ -247,7 +241,14 @@ def place_hold(
             "t": sql.time(now),
         },
     )
-    _post(sql, [place], now, fresh=False)
+    if sql.cursor.rowcount == 0:  # the hold id was used: a retry, or a conflict
+        existing = sql.one(
+            "SELECT user_id, amount, purpose FROM ledger_holds WHERE id = :id", {"id": hold_id}
+        )
+        if existing is None or tuple(existing) != (user_id, amount, purpose):
+            raise TransferConflict(f"hold id {hold_id!r} was already used for another hold")
+        return
+    _post(sql, [place], now, fresh=True)  # a new hold: its place transfer is new too
 
 
 def post_hold(
