@@ -276,7 +276,8 @@ def post_hold_legs(
     that many ``post_hold`` calls would (a leg whose transfer id was used is skipped)."""
     sql, now = on(target), now or utcnow()
     user_id, remaining, state = _lock_hold(sql, hold_id)
-    used = _used(sql, [leg[0] for leg in legs])
+    marks, params = _marks("t", [leg[0] for leg in legs])
+    used = {r[0] for r in sql.all(f"SELECT id FROM ledger_transfers WHERE id IN ({marks})", params)}
     held = user_account_key(user_id, AccountKind.HELD)
     specs = [
         TransferSpec(id=t, debit=held, credit=credit, amount=amount, code=code, hold_id=hold_id)
