@@ -122,8 +122,9 @@ def ensure_trading(instrument: InstrumentRow, now: datetime) -> None:
 def check_may_list(mt: MarketTransaction, user_id: int) -> None:
     """Asks need the seller's collateral requirement met (§5.1). Stake Mode collateral the
     user locked as a buyer is bonded to those fills and does not count."""
-    balance = ledger_db.balance(mt.sql, user_account_key(user_id, AccountKind.COLLATERAL))
-    unsettled, bonds = mt.sql.seller_figures(user_id)
+    balance, unsettled, bonds = mt.sql.seller_figures(
+        user_id, user_account_key(user_id, AccountKind.COLLATERAL)
+    )
     free = balance - bonds
     requirement = seller_requirement(mt.c.collateral_policy, unsettled_notional=unsettled)
     if free < requirement:

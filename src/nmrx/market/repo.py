@@ -23,6 +23,7 @@ from nmrx.market.orderbook import OrderBook
 from nmrx.market.orders import RestingOrder, Side
 from nmrx.market.rules import FINAL_FILL_STATES
 from nmrx.platform.sql import Sql
+from nmrx.wallet.repo import BALANCE_OF_KEY
 
 
 @dataclass(slots=True)
@@ -247,17 +248,18 @@ class MarketRepo(Sql):
 
     # ------------------------------------------------------------------ rules' inputs
 
-    def seller_figures(self, user_id: int) -> tuple[int, int]:
-        """(notional of unsettled sales, stake bonds as a buyer) of a user."""
+    def seller_figures(self, user_id: int, collateral_key: str) -> tuple[int, int, int]:
+        """(collateral balance, notional of unsettled sales, stake bonds as a buyer)."""
         row = self.one(
-            "SELECT (SELECT COALESCE(SUM(notional), 0) FROM fills "
+            f"SELECT {BALANCE_OF_KEY}, "
+            "(SELECT COALESCE(SUM(notional), 0) FROM fills "
             f" WHERE seller_user_id = :u AND state NOT IN ({_FINAL})), "
             "(SELECT COALESCE(SUM(buyer_collateral), 0) FROM fills "
             f" WHERE buyer_user_id = :u AND state NOT IN ({_FINAL}))",
-            {"u": user_id},
+            {"key": collateral_key, "u": user_id},
         )
         assert row is not None
-        return int(row[0]), int(row[1])
+        return int(row[0] or 0), int(row[1]), int(row[2])
 
     def slot(self, model_id: int) -> SlotRow | None:
         row = self.one(

@@ -318,6 +318,11 @@ def void_hold(target: Target, *, hold_id: str, now: datetime | None = None) -> N
 # ------------------------------------------------------------------ reads
 
 
+BALANCE_OF_KEY = "(SELECT credits - debits FROM ledger_accounts WHERE key = :key)"
+"""An account's balance as a scalar subquery (parameter ``key``), for other features'
+statements that need it beside their own figures in one round trip."""
+
+
 def balance(target: Target, key: str) -> int:
     """One account's balance (0 if there is no such account)."""
     row = on(target).one("SELECT credits - debits FROM ledger_accounts WHERE key = :k", {"k": key})
