@@ -4,8 +4,11 @@ movements, and a retried transfer or hold id changes nothing on either."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.clock import utcnow
@@ -40,47 +43,47 @@ def _story(c: Container, user_id: int, session_less: bool) -> None:
             _moves(s, p, user_id, None)
 
 
-def _moves(target: object, p: str, user_id: int, now: object) -> None:
-    t = target  # a Session or a Sql: the same functions either way
+def _moves(t: Session | Sql, p: str, user_id: int, now: datetime | None) -> None:
+    """The same functions on a Session or on a Sql."""
     ledger_db.place_hold(
         t, hold_id=f"{p}h1", user_id=user_id, amount=nmr(10), purpose="bid", now=now
-    )  # type: ignore[arg-type]
+    )
     ledger_db.post_hold(
-        t,  # type: ignore[arg-type]
+        t,
         hold_id=f"{p}h1",
         transfer_id=f"{p}t1",
         amount=nmr(3),
         credit=ESCROW,
         code="test_escrow",
-        now=now,  # type: ignore[arg-type]
+        now=now,
     )
     ledger_db.post_hold(
-        t,  # type: ignore[arg-type]
+        t,
         hold_id=f"{p}h1",
         transfer_id=f"{p}t2",
         amount=nmr(2),
         credit=f"user:{user_id}:available",
         code="price_improvement",
-        now=now,  # type: ignore[arg-type]
+        now=now,
     )
-    ledger_db.void_hold(t, hold_id=f"{p}h1", now=now)  # type: ignore[arg-type]
-    ledger_db.void_hold(t, hold_id=f"{p}h1", now=now)  # type: ignore[arg-type]
+    ledger_db.void_hold(t, hold_id=f"{p}h1", now=now)
+    ledger_db.void_hold(t, hold_id=f"{p}h1", now=now)
     ledger_db.place_hold(
         t, hold_id=f"{p}h2", user_id=user_id, amount=nmr(4), purpose="bid", now=now
-    )  # type: ignore[arg-type]
+    )
     ledger_db.post_hold(
-        t,  # type: ignore[arg-type]
+        t,
         hold_id=f"{p}h2",
         transfer_id=f"{p}t3",
         amount=nmr(4),
         credit=ESCROW,
         code="test_escrow",
-        now=now,  # type: ignore[arg-type]
+        now=now,
     )
     ledger_db.place_hold(
         t, hold_id=f"{p}h3", user_id=user_id, amount=nmr(1), purpose="bid", now=now
-    )  # type: ignore[arg-type]
-    ledger_db.void_hold(t, hold_id=f"{p}h3", now=now)  # type: ignore[arg-type]
+    )
+    ledger_db.void_hold(t, hold_id=f"{p}h3", now=now)
 
 
 def _rows(c: Container, user_id: int) -> tuple[list, list, dict]:
