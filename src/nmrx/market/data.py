@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from nmrx.accounts.tables import User
-from nmrx.market import repo as market_db
+from nmrx.market import queries as market_db
 from nmrx.market.orders import Side
 from nmrx.market.rules import InstrumentState, Mode
 from nmrx.market.tables import Fill, Instrument

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from nmrx.market import standing_orders as listings
+from nmrx.market import standing_books
 from nmrx.market.matching import MarketTransaction, apply_events, close_order, run
 from nmrx.market.orders import CancelReason
 from nmrx.market.rounds import Round, RoundCalendar
@@ -102,8 +102,10 @@ def open_books(c: Container, *, now: datetime | None = None) -> BooksReport:
         except IntegrityError:
             if attempt:
                 raise
-    for instrument_id in listings.pending_instruments(c, now=moment):
-        placed, refused = listings.place_standing_orders(c, instrument_id=instrument_id, now=moment)
+    for instrument_id in standing_books.pending_instruments(c, now=moment):
+        placed, refused = standing_books.place_standing_orders(
+            c, instrument_id=instrument_id, now=moment
+        )
         report.placed += placed
         report.refused.extend(refused)
     return report
@@ -173,7 +175,7 @@ def _close(mt: MarketTransaction, instrument_id: int, now: datetime) -> bool:
         return False  # closed meanwhile by another worker
     book = mt.book(instrument)
     apply_events(mt, instrument, book.expire_all(), now)
-    for order_id in mt.sql.open_order_ids("instrument_id = :i", {"i": instrument_id}):
+    for order_id in mt.sql.open_order_ids(instrument_id):
         order = mt.sql.order(order_id)  # never expected: the book and the table agree
         assert order is not None
         close_order(mt, order, CancelReason.EXPIRED, now)

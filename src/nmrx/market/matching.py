@@ -1,15 +1,15 @@
 """The unit of work of the order book: lock an instrument, use its book, write what happened.
 
-Used by :mod:`nmrx.market.service`, :mod:`nmrx.market.instruments` and
-:mod:`nmrx.market.standing_orders`. One :class:`MarketTransaction` is one database
-transaction; books it changed go back to the process cache only after the commit.
-The writes go through :class:`nmrx.market.sql.MarketSql` (plain SQL on the
-session's connection: the hot path).
+One :class:`MarketTransaction` is one database transaction on the market's statements
+(:class:`nmrx.market.repo.MarketRepo`); books it changed go back to the process cache
+only after the commit. :func:`run` opens a session-less transaction (placing and
+cancelling need no ORM and gain ~20 % without it); :func:`run_with_session` one that
+also gives the ORM session of the same transaction (standing orders). Money moves
+through the one ledger path, :mod:`nmrx.wallet.repo`, on the same connection.
 
-Placement is split in two: :func:`prepare` only reads and raises a ``ServiceError``
-for every refusal (so a refused order writes nothing and holds nothing), then
-:func:`execute` writes the order, the bid's hold, the engine's events, the fills and
-their money (see :mod:`nmrx.market.rules` for where a fill's money goes).
+Placement's checks and writes are :mod:`nmrx.market.placement`; here the engine's
+events are written (order states, fills and their money, voided holds) and orders
+cancelled (see :mod:`nmrx.market.rules` for where a fill's money goes).
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nmrx.market import repo as market_db
+from nmrx.market.book_cache import BookCache, book_cache
 from nmrx.market.orderbook import OrderBook
 from nmrx.market.orders import (
     Accepted,
@@ -33,40 +32,26 @@ from nmrx.market.orders import (
     CancelReason,
     Event,
     Filled,
-    Order,
-    OrderType,
     Rejected,
     RejectReason,
     Side,
 )
-from nmrx.market.rules import (
-    InstrumentState,
-    Mode,
-    OrderState,
-    bid_hold,
-    collateral_per_unit,
-    fill_money,
-    order_problem,
-)
-from nmrx.market.sql import FillRow, InstrumentRow, MarketSql, OrderRow, raw_transaction
-from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
-from nmrx.sellers.rules import free_collateral, may_list, seller_requirement
+from nmrx.market.repo import FillRow, InstrumentRow, MarketRepo, OrderRow
+from nmrx.market.rules import FillMoney, OrderState, fill_money
+from nmrx.platform.errors import Conflict, NotFound
+from nmrx.platform.sql import raw_transaction, wrap_driver_error
 from nmrx.settlement.rules import FillState
-from nmrx.wallet.money import format_nmr
-from nmrx.wallet.rules import (
-    AccountKind,
-    InsufficientFunds,
-    platform_account_key,
-    user_account_key,
-)
+from nmrx.wallet import repo as ledger_db
+from nmrx.wallet.rules import AccountKind, platform_account_key, user_account_key
 
 if TYPE_CHECKING:
+    from nmrx.market.placement import Outcome
     from nmrx.platform.bootstrap import Container
 
 T = TypeVar("T")
+X = TypeVar("X")  # what a retried transaction hands its work
 log = logging.getLogger("nmrx.market")
 ESCROW = platform_account_key(AccountKind.ESCROW)
-UPLOAD_SCOPE = "upload_submission"
 RETRIES = 5
 
 REJECTIONS = {
@@ -82,36 +67,24 @@ REJECTIONS = {
 class MarketTransaction:
     """One transaction over one or more books (each locked on first use)."""
 
-    def __init__(
-        self, c: Container | None, session: Session | None, sql: MarketSql | None = None
-    ) -> None:
-        """On an ORM ``session``'s transaction, or on a plain ``sql`` one (the hot paths).
-        ``c`` may be ``None`` inside another service's transaction (e.g. an ownership move
-        cancelling asks): books are then rebuilt from the database, never cached."""
+    def __init__(self, c: Container | None, sql: MarketRepo) -> None:
+        """``c`` may be ``None`` inside another service's transaction (e.g. an ownership
+        move cancelling asks): books are then rebuilt from the database, never cached."""
         self._c = c
-        self._session = session
-        self.cache = market_db.book_cache(c.db) if c is not None else market_db.BookCache()
-        self._sql = sql
+        self.sql = sql
+        self.cache = book_cache(c.db) if c is not None else BookCache()
         self._books: dict[int, tuple[InstrumentRow, OrderBook]] = {}
         self._instruments: dict[int, InstrumentRow] = {}
+
+    @classmethod
+    def within(cls, session: Session) -> MarketTransaction:
+        """Inside another service's ORM transaction (its pending rows flushed first)."""
+        return cls(None, MarketRepo.of(session))
 
     @property
     def c(self) -> Container:
         assert self._c is not None, "placing orders needs the container"
         return self._c
-
-    @property
-    def session(self) -> Session:
-        assert self._session is not None, "this market transaction has no ORM session"
-        return self._session
-
-    @property
-    def sql(self) -> MarketSql:
-        if self._sql is None:
-            self._sql = MarketSql.of(self.session)
-        elif self._session is not None:
-            self._session.flush()  # ORM rows added meanwhile (e.g. a standing order) go first
-        return self._sql
 
     def instrument(self, instrument_id: int) -> InstrumentRow:
         """The instrument, locked for this transaction."""
@@ -145,243 +118,60 @@ class MarketTransaction:
 
 
 @contextmanager
-def market_transaction(c: Container, *, plain: bool = False) -> Iterator[MarketTransaction]:
-    """One unit of work: an ORM session's transaction, or with ``plain`` a session-less
-    one (placing and cancelling orders need no ORM and gain ~20 % without it)."""
-    if plain:
-        with raw_transaction(c.db.engine) as sql:
-            mt = MarketTransaction(c, None, sql)
-            yield mt
-    else:
-        with c.db.transaction() as session:
-            mt = MarketTransaction(c, session)
-            yield mt
+def market_transaction(c: Container) -> Iterator[MarketTransaction]:
+    """One session-less unit of work; its books are cached after the commit."""
+    with raw_transaction(c.db.engine, MarketRepo) as sql:
+        mt = MarketTransaction(c, sql)
+        yield mt
     mt.checkin()
 
 
-def _retryable(exc: DBAPIError) -> bool:
+@contextmanager
+def session_transaction(c: Container) -> Iterator[tuple[MarketTransaction, Session]]:
+    """One unit of work with an ORM session on the same transaction."""
+    with c.db.transaction() as session:
+        mt = MarketTransaction(c, MarketRepo.of(session))
+        yield mt, session
+    mt.checkin()
+
+
+def _retryable(exc: Exception) -> bool:
     """PostgreSQL deadlock / serialization failure, or a unique race (e.g. the same client
     order id sent twice at once to two instruments: the retry finds the first order)."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    unique = isinstance(exc, IntegrityError) and "UNIQUE" in str(exc.orig).upper()
+    wrapped = wrap_driver_error(exc)
+    if wrapped is None:
+        return False
+    code = getattr(wrapped.orig, "sqlstate", None) or getattr(wrapped.orig, "pgcode", None)
+    unique = isinstance(wrapped, IntegrityError) and "UNIQUE" in str(wrapped.orig).upper()
     return unique or code in {"40P01", "40001", "23505"}
 
 
-def run(c: Container, work: Callable[[MarketTransaction], T], *, plain: bool = False) -> T:
-    """Run ``work`` in a market transaction; retry it on a deadlock or a unique race.
-
-    ``work`` must be safe to re-run from scratch (it is: every write is in the rolled
-    back transaction, and placements are idempotent on their client order id).
-    """
+def _retrying(opened: Callable[[], AbstractContextManager[X]], work: Callable[[X], T]) -> T:
     for attempt in range(RETRIES):
         try:
-            with market_transaction(c, plain=plain) as mt:
-                return work(mt)
+            with opened() as tx:
+                return work(tx)
         except Exception as exc:  # the driver's own errors come through raw SQL too
-            wrapped = exc if isinstance(exc, DBAPIError) else _wrap(exc)
-            if wrapped is None or attempt == RETRIES - 1 or not _retryable(wrapped):
+            if attempt == RETRIES - 1 or not _retryable(exc):
                 raise
             log.info("market transaction retried after %s", type(exc).__name__)
             time.sleep(0.005 * 2**attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _wrap(exc: Exception) -> DBAPIError | None:
-    """A DBAPI error raised by the raw cursor, wrapped like SQLAlchemy would."""
-    module = type(exc).__module__
-    if not (module.startswith("psycopg") or module.startswith("sqlite3")):
-        return None
-    integrity = "IntegrityError" in type(exc).__name__ or "UniqueViolation" in type(exc).__name__
-    cls = IntegrityError if integrity else DBAPIError
-    return cls(None, None, exc)
+def run(c: Container, work: Callable[[MarketTransaction], T]) -> T:
+    """Run ``work`` in a market transaction; retry it on a deadlock or a unique race.
+
+    ``work`` must be safe to re-run from scratch (it is: every write is in the rolled
+    back transaction, and placements are idempotent on their client order id).
+    """
+    return _retrying(lambda: market_transaction(c), work)
 
 
-# ------------------------------------------------------------------ placement
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    user_id: int
-    instrument_id: int
-    side: Side
-    quantity: int
-    price: int | None  # None: Buy Now / Sell Now at the best opposite price
-    order_type: OrderType
-    client_order_id: str
-    slot_model_id: int | None = None
-    standing_order_id: int | None = None
-
-
-@dataclass
-class Prepared:
-    instrument: InstrumentRow
-    book: OrderBook
-    price: int
-    per_unit_collateral: int
-    hold: int  # what a bid holds (0 for an ask)
-
-
-@dataclass
-class Outcome:
-    order: OrderRow
-    fills: list[FillRow] = field(default_factory=list)
-
-
-def prepare(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Prepared:
-    """Every check of a placement; raises a ``ServiceError`` and writes nothing if refused."""
-    problem = order_problem(req.price if req.price is not None else 10_000, req.quantity)
-    if problem:
-        raise InvalidInput(problem)
-    instrument = mt.instrument(req.instrument_id)
-    ensure_trading(instrument, now)
-    mode = Mode(instrument.mode)
-    if req.side is Side.ASK:
-        if instrument.owner_user_id != req.user_id:
-            raise Forbidden(
-                f"only the verified owner of model '{instrument.model_name}' may place asks on it"
-            )
-        check_may_list(mt, req.user_id)
-    else:
-        if instrument.owner_user_id == req.user_id:
-            raise Forbidden(f"you own model '{instrument.model_name}': you may ask, not bid")
-        check_slot(
-            mt,
-            user_id=req.user_id,
-            slot_model_id=req.slot_model_id,
-            tournament=instrument.tournament,
-            required=mode is Mode.STAKE,
-        )
-    book = mt.book(instrument)
-    price = req.price
-    if price is None:
-        price = book.best_ask() if req.side is Side.BID else book.best_bid()
-        if price is None:
-            other = "asks to buy from" if req.side is Side.BID else "bids to sell to"
-            raise Conflict(f"there are no {other} in this book")
-        problem = order_problem(price, req.quantity)
-        if problem:
-            raise InvalidInput(problem)
-    per_unit = collateral_per_unit(mode, mt.c.settings.stake_collateral_rate_bp)
-    hold = 0
-    if req.side is Side.BID:
-        hold = bid_hold(req.quantity, price, per_unit)
-        available = mt.sql.available(req.user_id)
-        if available < hold:
-            raise Conflict(_no_funds(req.quantity, price, per_unit, hold, available))
-    return Prepared(instrument, book, price, per_unit, hold)
-
-
-def _no_funds(quantity: int, price: int, per_unit: int, hold: int, available: int) -> str:
-    collateral = f" + {format_nmr(per_unit)} NMR collateral" if per_unit else ""
-    return (
-        f"insufficient funds: this bid holds {format_nmr(hold)} NMR ({quantity} × "
-        f"({format_nmr(price)} NMR{collateral})) and you have {format_nmr(available)} NMR available"
-    )
-
-
-def ensure_trading(instrument: InstrumentRow, now: datetime) -> None:
-    if instrument.state != InstrumentState.OPEN or now >= instrument.trading_closes_at:
-        raise Conflict(
-            f"trading on round {instrument.round_number} closed at "
-            f"{instrument.trading_closes_at:%Y-%m-%d %H:%M} UTC"
-        )
-
-
-def check_may_list(mt: MarketTransaction, user_id: int) -> None:
-    """Asks need the seller's collateral requirement met (§5.1). Stake Mode collateral the
-    user locked as a buyer is bonded to those fills and does not count."""
-    balance, unsettled, bonds = mt.sql.seller_figures(user_id)
-    free = free_collateral(balance, stake_bonds=bonds)
-    policy = mt.c.collateral_policy
-    if not may_list(policy, collateral=free, unsettled_notional=unsettled):
-        requirement = seller_requirement(policy, unsettled_notional=unsettled)
-        raise Conflict(
-            f"your free collateral is {format_nmr(free)} NMR and sellers must keep "
-            f"{format_nmr(requirement)} NMR locked: lock more collateral before placing asks"
-        )
-
-
-def check_slot(
-    mt: MarketTransaction,
-    *,
-    user_id: int,
-    slot_model_id: int | None,
-    tournament: str,
-    required: bool,
-) -> None:
-    """The buyer's slot: their own model in the tournament, with a key that can upload."""
-    if slot_model_id is None:
-        if required:
-            raise InvalidInput(
-                f"a Stake Mode bid must name a slot: one of your {tournament} Numerai models "
-                "with an API key that can upload submissions"
-            )
-        return
-    slot = mt.sql.slot(slot_model_id)
-    if slot is None or slot.owner_user_id != user_id:
-        raise InvalidInput(
-            f"slot {slot_model_id} is not one of your Numerai models: add the API key of the "
-            "Numerai account that owns it first"
-        )
-    if slot.tournament != tournament:
-        raise InvalidInput(
-            f"slot '{slot.name}' is a {slot.tournament} model and this market is {tournament}"
-        )
-    if slot.scopes is None:
-        raise InvalidInput(
-            f"slot '{slot.name}' has no Numerai API key: add a key that can upload submissions"
-        )
-    if UPLOAD_SCOPE not in slot.scopes.split():
-        raise InvalidInput(
-            f"the Numerai API key of slot '{slot.name}' cannot upload submissions "
-            f"(it lacks the {UPLOAD_SCOPE} scope)"
-        )
-
-
-def execute(mt: MarketTransaction, req: OrderRequest, prep: Prepared, now: datetime) -> Outcome:
-    """Write a prepared placement: the order, its hold, the events, the fills and money."""
-    sql = mt.sql
-    bid = req.side is Side.BID
-    order = sql.insert_order(
-        dict(
-            user_id=req.user_id,
-            instrument_id=prep.instrument.id,
-            client_order_id=req.client_order_id,
-            side=req.side.value,
-            order_type=req.order_type.value,
-            price=prep.price,
-            quantity=req.quantity,
-            filled=0,
-            remaining=req.quantity,
-            state=OrderState.OPEN.value,
-            cancel_reason=None,
-            seq=None,
-            collateral_per_unit=prep.per_unit_collateral if bid else 0,
-            slot_model_id=req.slot_model_id if bid else None,
-            hold_id=None,
-            standing_order_id=req.standing_order_id,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    if bid:
-        order.hold_id = f"order:{order.id}"
-        try:
-            sql.place_hold(
-                hold_id=order.hold_id, user_id=req.user_id, amount=prep.hold, purpose="bid", now=now
-            )
-        except InsufficientFunds:  # spent meanwhile by another transaction (PostgreSQL)
-            available = sql.available(req.user_id)
-            raise Conflict(
-                _no_funds(req.quantity, prep.price, prep.per_unit_collateral, prep.hold, available)
-            ) from None
-    events = prep.book.submit(
-        Order(str(order.id), req.user_id, req.side, prep.price, req.quantity, req.order_type)
-    )
-    outcome = Outcome(order)
-    apply_events(mt, prep.instrument, events, now, known={order.id: order}, outcome=outcome)
-    mt.changed(prep.instrument, prep.book)
-    return outcome
+def run_with_session(c: Container, work: Callable[[MarketTransaction, Session], T]) -> T:
+    """:func:`run`, with the ORM session of the same transaction (flush ORM rows before
+    market statements that need them)."""
+    return _retrying(lambda: session_transaction(c), lambda tx: work(*tx))
 
 
 def apply_events(
@@ -464,33 +254,29 @@ def _fill(
             updated_at=now,
         )
     )
+    _move_fill_money(mt, buy, sell, money, now)
+    return fill
+
+
+def _move_fill_money(
+    mt: MarketTransaction, buy: OrderRow, sell: OrderRow, money: FillMoney, now: datetime
+) -> None:
+    """The filled part of the bid's hold: notional to escrow, Stake Mode collateral to the
+    buyer's collateral, the price improvement back to available funds."""
     assert buy.hold_id is not None
     prefix = f"fill:{buy.id}:{sell.id}"
-    for amount, suffix, credit, code in (
-        (money.notional, "escrow", ESCROW, "fill_escrow"),
-        (
-            money.collateral,
-            "collateral",
-            user_account_key(buy.user_id, AccountKind.COLLATERAL),
-            "stake_collateral",
-        ),
-        (
-            money.improvement,
-            "improvement",
-            user_account_key(buy.user_id, AccountKind.AVAILABLE),
-            "price_improvement",
-        ),
-    ):
-        if amount:
-            mt.sql.post_hold(
-                hold_id=buy.hold_id,
-                transfer_id=f"{prefix}:{suffix}",
-                amount=amount,
-                credit=credit,
-                code=code,
-                now=now,
-            )
-    return fill
+    collateral = user_account_key(buy.user_id, AccountKind.COLLATERAL)
+    available = user_account_key(buy.user_id, AccountKind.AVAILABLE)
+    legs = [
+        (f"{prefix}:{suffix}", amount, credit, code)
+        for amount, suffix, credit, code in (
+            (money.notional, "escrow", ESCROW, "fill_escrow"),
+            (money.collateral, "collateral", collateral, "stake_collateral"),
+            (money.improvement, "improvement", available, "price_improvement"),
+        )
+        if amount
+    ]
+    ledger_db.post_hold_legs(mt.sql, hold_id=buy.hold_id, legs=legs, now=now)
 
 
 def close_order(
@@ -505,7 +291,7 @@ def close_order(
     order.remaining = 0
     order.updated_at = now
     if order.hold_id is not None:
-        mt.sql.void_hold(hold_id=order.hold_id, now=now)
+        ledger_db.void_hold(mt.sql, hold_id=order.hold_id, now=now)
 
 
 def cancel_in(

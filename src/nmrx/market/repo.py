@@ -1,279 +1,273 @@
-"""Market persistence: the per-process book cache, market data queries and the snapshot
-the invariant check reads. (The placement hot path is :mod:`nmrx.market.sql`.)
-
-Functions work on an open session and never commit (services own the unit of work).
+"""The market's SQL for its unit of work: instruments, orders and fills, on the
+transaction's DBAPI connection (:class:`nmrx.platform.sql.Sql`; why plain statements:
+see there). The money of orders and fills (holds, transfers) is written by the one
+ledger path, :mod:`nmrx.wallet.repo`. Read-only market data and the invariant snapshot
+are :mod:`nmrx.market.queries`.
 
 **Serialising an instrument.** Every change of a book starts by locking the instrument:
 ``SELECT … FOR UPDATE`` of its row on PostgreSQL (other transactions on the same
 instrument wait until this one commits); on SQLite the transaction already holds the
 single write lock (``BEGIN IMMEDIATE``).
 
-**The book cache.** Rebuilding a book from its open orders costs a query per
-placement, so each process keeps the books it used, tagged with the instrument's
-``book_seq`` at commit. A transaction *checks out* the book under the instrument lock
-and uses it only if the tag equals the stored ``book_seq`` (no other process or thread
-changed the book since); otherwise it rebuilds from the database. The book is checked
-back in only after the commit succeeded; a rolled-back transaction just drops it.
+:class:`OrderRow` and :class:`FillRow` are *the* rows of an order and a fill in code
+(``MarketOrder`` and ``Fill`` in :mod:`nmrx.market.tables` define the tables).
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import cast
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
 
 from nmrx.market.orderbook import OrderBook
-from nmrx.market.orders import Side
-from nmrx.market.rules import (
-    FINAL_FILL_STATES,
-    MARKET_ESCROW_CODES,
-    BidHold,
-    OrderFills,
-    OrderState,
-)
-from nmrx.market.tables import Fill, MarketOrder
-from nmrx.platform.db import Database
-from nmrx.wallet.rules import AccountKind, platform_account_key
-from nmrx.wallet.tables import LedgerAccount, LedgerHold, LedgerTransfer
-
-CACHE_SIZE = 512  # books kept per process and database
+from nmrx.market.orders import RestingOrder, Side
+from nmrx.market.rules import FINAL_FILL_STATES
+from nmrx.platform.sql import Sql
+from nmrx.wallet.repo import BALANCE_OF_KEY
 
 
-class BookCache:
-    """The books of one database in this process, each tagged with its ``book_seq``."""
-
-    def __init__(self) -> None:
-        self._books: OrderedDict[int, tuple[int, OrderBook]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def checkout(
-        self, instrument_id: int, book_seq: int, rebuild: Callable[[], OrderBook]
-    ) -> OrderBook:
-        """The instrument's current book, owned by the caller until :meth:`checkin`.
-
-        Call with the instrument locked, with its stored ``book_seq``. A cached book is
-        used only if its tag matches; otherwise ``rebuild()`` reads it from the database.
-        """
-        with self._lock:
-            cached = self._books.pop(instrument_id, None)
-        if cached is not None and cached[0] == book_seq:
-            return cached[1]
-        return rebuild()
-
-    def checkin(self, instrument_id: int, book_seq: int, book: OrderBook) -> None:
-        """Keep a book after its transaction committed with ``book_seq``."""
-        with self._lock:
-            current = self._books.get(instrument_id)
-            if current is not None and current[0] > book_seq:
-                return  # a later version is already here
-            self._books[instrument_id] = (book_seq, book)
-            self._books.move_to_end(instrument_id)
-            while len(self._books) > CACHE_SIZE:
-                self._books.popitem(last=False)
-
-    def discard(self, instrument_id: int) -> None:
-        with self._lock:
-            self._books.pop(instrument_id, None)
+@dataclass(slots=True)
+class InstrumentRow:
+    id: int
+    model_id: int
+    tournament: str
+    mode: str
+    round_number: int
+    state: str
+    trading_closes_at: datetime
+    next_seq: int
+    book_seq: int
+    owner_user_id: int | None
+    model_name: str
 
 
-_caches: weakref.WeakKeyDictionary[Database, BookCache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
+@dataclass(slots=True)
+class OrderRow:
+    id: int
+    user_id: int
+    instrument_id: int
+    client_order_id: str
+    side: str
+    order_type: str
+    price: int
+    quantity: int
+    filled: int
+    remaining: int
+    state: str
+    cancel_reason: str | None
+    seq: int | None
+    collateral_per_unit: int
+    slot_model_id: int | None
+    hold_id: str | None
+    standing_order_id: int | None
+    created_at: datetime
+    updated_at: datetime
 
 
-def book_cache(db: Database) -> BookCache:
-    with _caches_lock:
-        cache = _caches.get(db)
-        if cache is None:
-            cache = _caches[db] = BookCache()
-        return cache
+ORDER_COLUMNS = [f.name for f in fields(OrderRow)]
 
 
-# ------------------------------------------------------------------ market data
+@dataclass(slots=True)
+class FillRow:
+    id: int
+    instrument_id: int
+    buy_order_id: int
+    sell_order_id: int
+    buyer_user_id: int
+    seller_user_id: int
+    taker_side: str
+    price: int
+    quantity: int
+    notional: int
+    fee_rate_bp: int
+    buyer_collateral: int
+    slot_model_id: int | None
+    state: str
+    created_at: datetime
+    updated_at: datetime
 
 
-def depth(
-    session: Session, instrument_id: int, side: Side, limit: int | None = None
-) -> list[tuple[int, int]]:
-    """L2 depth of one side from the stored open orders, best price first."""
-    price = MarketOrder.price
-    query = (
-        select(price, func.sum(MarketOrder.remaining))
-        .where(
-            MarketOrder.instrument_id == instrument_id,
-            MarketOrder.state == OrderState.OPEN,
-            MarketOrder.side == side.value,
-        )
-        .group_by(price)
-        .order_by(price.desc() if side is Side.BID else price)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return [(p, int(q)) for p, q in session.execute(query).all()]
+FILL_COLUMNS = [f.name for f in fields(FillRow)]
 
 
-def best_prices(
-    session: Session, instrument_ids: list[int] | None = None
-) -> dict[int, tuple[int | None, int | None]]:
-    """``instrument id → (best bid, best ask)`` over open orders."""
-    query = (
-        select(
-            MarketOrder.instrument_id,
-            MarketOrder.side,
-            func.max(MarketOrder.price),
-            func.min(MarketOrder.price),
-        )
-        .where(MarketOrder.state == OrderState.OPEN)
-        .group_by(MarketOrder.instrument_id, MarketOrder.side)
-    )
-    if instrument_ids is not None:
-        query = query.where(MarketOrder.instrument_id.in_(instrument_ids))
-    result: dict[int, tuple[int | None, int | None]] = {}
-    for instrument_id, side, highest, lowest in session.execute(query).all():
-        bid, ask = result.get(instrument_id, (None, None))
-        if side == Side.BID:
-            bid = highest
-        else:
-            ask = lowest
-        result[instrument_id] = (bid, ask)
-    return result
-
-
-def last_prices(session: Session, instrument_ids: list[int]) -> dict[int, int]:
-    """``instrument id → price of its latest fill``."""
-    if not instrument_ids:
-        return {}
-    latest = (
-        select(func.max(Fill.id))
-        .where(Fill.instrument_id.in_(instrument_ids))
-        .group_by(Fill.instrument_id)
-    )
-    rows = session.execute(select(Fill.instrument_id, Fill.price).where(Fill.id.in_(latest)))
-    return dict(rows.tuples().all())
-
-
-# ------------------------------------------------------------------ invariants
-
-
-@dataclass(frozen=True)
-class MarketSnapshot:
-    bids: list[BidHold]
-    held_by_user: dict[int, int]
-    orders: list[OrderFills]
-    escrow_balance: int
-    unsettled_notional: int
-    best_prices: list[tuple[int, int | None, int | None]]
-    other_held_by_user: dict[int, int]
-    escrow_outside_market: int
-
-
-def snapshot(session: Session) -> MarketSnapshot:
-    bid_rows = session.execute(
-        select(
-            MarketOrder.id,
-            MarketOrder.user_id,
-            MarketOrder.state,
-            MarketOrder.price,
-            MarketOrder.remaining,
-            MarketOrder.collateral_per_unit,
-            MarketOrder.hold_id,
-            LedgerHold.state,
-            LedgerHold.remaining,
-        )
-        .outerjoin(LedgerHold, LedgerHold.id == MarketOrder.hold_id)
-        .where(MarketOrder.side == Side.BID.value)
-    ).all()
-    bids = [
-        BidHold(oid, uid, st, price, rem, k, hid, hst, hrem or 0)
-        for oid, uid, st, price, rem, k, hid, hst, hrem in bid_rows
-    ]
-    held = dict(
-        session.execute(
-            select(LedgerAccount.user_id, LedgerAccount.credits - LedgerAccount.debits).where(
-                LedgerAccount.kind == AccountKind.HELD.value
-            )
-        )
-        .tuples()
-        .all()
-    )
-    filled_by_order: dict[int, int] = {}
-    for column in (Fill.buy_order_id, Fill.sell_order_id):
-        for order_id, quantity in session.execute(
-            select(column, func.sum(Fill.quantity)).group_by(column)
-        ).all():
-            filled_by_order[order_id] = filled_by_order.get(order_id, 0) + int(quantity)
-    orders = [
-        OrderFills(oid, st, q, f, r, filled_by_order.get(oid, 0))
-        for oid, st, q, f, r in session.execute(
-            select(
-                MarketOrder.id,
-                MarketOrder.state,
-                MarketOrder.quantity,
-                MarketOrder.filled,
-                MarketOrder.remaining,
-            )
-        ).all()
-    ]
-    escrow = session.execute(
-        select(LedgerAccount.credits - LedgerAccount.debits).where(
-            LedgerAccount.key == platform_account_key(AccountKind.ESCROW)
-        )
-    ).scalar()
-    unsettled = session.execute(
-        select(func.coalesce(func.sum(Fill.notional), 0)).where(
-            Fill.state.not_in(FINAL_FILL_STATES)
-        )
-    ).scalar_one()
-    best = [(i, b, a) for i, (b, a) in best_prices(session).items()]
-    order_holds = select(MarketOrder.hold_id).where(MarketOrder.hold_id.is_not(None))
-    other_held = {
-        user_id: int(total)
-        for user_id, total in session.execute(
-            select(LedgerHold.user_id, func.sum(LedgerHold.remaining))
-            .where(LedgerHold.state == "pending", LedgerHold.id.not_in(order_holds))
-            .group_by(LedgerHold.user_id)
-        ).all()
-    }
-    escrow_id = select(LedgerAccount.id).where(
-        LedgerAccount.key == platform_account_key(AccountKind.ESCROW)
-    )
-    outside = 0
-    for column, sign in (
-        (LedgerTransfer.credit_account_id, 1),
-        (LedgerTransfer.debit_account_id, -1),
-    ):
-        total = session.execute(
-            select(func.coalesce(func.sum(LedgerTransfer.amount), 0)).where(
-                column.in_(escrow_id), LedgerTransfer.code.not_in(MARKET_ESCROW_CODES)
-            )
-        ).scalar_one()
-        outside += sign * int(total)
-    # cast: held accounts always belong to a user (only platform accounts have no user_id)
-    held_by_user = cast(dict[int, int], held)
-    return MarketSnapshot(
-        bids, held_by_user, orders, escrow or 0, int(unsettled), best, other_held, outside
+def _insert(table: str, columns: list[str]) -> str:
+    names = [c for c in columns if c != "id"]
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) "
+        f"VALUES ({', '.join(':' + c for c in names)}) RETURNING id"
     )
 
 
-def unsettled_notional_as_seller(session: Session, user_id: int) -> int:
-    total = session.execute(
-        select(func.coalesce(func.sum(Fill.notional), 0)).where(
-            Fill.seller_user_id == user_id, Fill.state.not_in(FINAL_FILL_STATES)
-        )
-    ).scalar_one()
-    return int(total)
+_INSERT_ORDER = _insert("orders", ORDER_COLUMNS)
+_INSERT_FILL = _insert("fills", FILL_COLUMNS)
+_FINAL = ", ".join(f"'{s}'" for s in sorted(FINAL_FILL_STATES))
 
 
-def stake_bonds_as_buyer(session: Session, user_id: int) -> int:
-    """Stake Mode collateral the user locked as a buyer in fills not yet settled."""
-    total = session.execute(
-        select(func.coalesce(func.sum(Fill.buyer_collateral), 0)).where(
-            Fill.buyer_user_id == user_id, Fill.state.not_in(FINAL_FILL_STATES)
+@dataclass(frozen=True, slots=True)
+class SlotRow:
+    id: int
+    name: str
+    tournament: str
+    owner_user_id: int | None
+    scopes: str | None  # of its API key; None without a key
+
+
+class MarketRepo(Sql):
+    """The market's statements on one transaction (create one per transaction)."""
+
+    # ------------------------------------------------------------------ instruments
+
+    def instrument(self, instrument_id: int, *, lock: bool = True) -> InstrumentRow | None:
+        row = self.one(
+            "SELECT i.id, i.model_id, i.tournament, i.mode, i.round_number, i.state, "
+            "i.trading_closes_at, i.next_seq, i.book_seq, m.owner_user_id, m.name "
+            "FROM instruments i JOIN numerai_models m ON m.id = i.model_id WHERE i.id = :id"
+            + (self.lock_of("i") if lock else ""),
+            {"id": instrument_id},
         )
-    ).scalar_one()
-    return int(total)
+        if row is None:
+            return None
+        values = list(row)
+        values[6] = self.read_time(values[6])
+        return InstrumentRow(*values)
+
+    def save_instrument(self, i: InstrumentRow, closed_at: datetime | None = None) -> None:
+        self.run(
+            "UPDATE instruments SET next_seq = :next_seq, book_seq = :book_seq, state = :state, "
+            "closed_at = COALESCE(:closed_at, closed_at) WHERE id = :id",
+            {
+                "next_seq": i.next_seq,
+                "book_seq": i.book_seq,
+                "state": i.state,
+                "closed_at": self.time(closed_at) if closed_at else None,
+                "id": i.id,
+            },
+        )
+
+    def build_book(self, instrument: InstrumentRow) -> OrderBook:
+        """The instrument's book rebuilt from its open orders, in time priority."""
+        rows = self.all(
+            "SELECT id, user_id, side, price, quantity, remaining, seq FROM orders "
+            "WHERE instrument_id = :i AND state = 'open' ORDER BY seq",
+            {"i": instrument.id},
+        )
+        book = OrderBook(instrument.id)
+        book.restore(
+            [RestingOrder(str(i), u, Side(s), p, q, r, seq) for i, u, s, p, q, r, seq in rows],
+            next_seq=instrument.next_seq,
+        )
+        return book
+
+    # ------------------------------------------------------------------ orders and fills
+
+    def order_id_for(self, user_id: int, client_order_id: str) -> int | None:
+        row = self.one(
+            "SELECT id FROM orders WHERE user_id = :u AND client_order_id = :c",
+            {"u": user_id, "c": client_order_id},
+        )
+        return None if row is None else row[0]
+
+    def insert_order(self, values: dict[str, Any]) -> OrderRow:
+        params = dict(values)
+        for c in ("created_at", "updated_at"):
+            params[c] = self.time(values[c])
+        row = self.one(_INSERT_ORDER, params)
+        assert row is not None
+        return OrderRow(row[0], **values)
+
+    def order(self, order_id: int) -> OrderRow | None:
+        row = self.one(
+            f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE id = :id", {"id": order_id}
+        )
+        return None if row is None else self._order(row)
+
+    def _order(self, row: tuple) -> OrderRow:
+        order = OrderRow(*row)
+        order.created_at = self.read_time(order.created_at)
+        order.updated_at = self.read_time(order.updated_at)
+        return order
+
+    def open_order_ids(self, instrument_id: int) -> list[int]:
+        rows = self.all(
+            "SELECT id FROM orders WHERE state = 'open' AND instrument_id = :i ORDER BY id",
+            {"i": instrument_id},
+        )
+        return [r[0] for r in rows]
+
+    def orders_of(
+        self, user_id: int, *, state: str | None, instrument_id: int | None, limit: int
+    ) -> list[OrderRow]:
+        """The user's orders, newest first."""
+        where = "user_id = :u"
+        if state is not None:
+            where += " AND state = :s"
+        if instrument_id is not None:
+            where += " AND instrument_id = :i"
+        rows = self.all(
+            f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE {where} "
+            "ORDER BY id DESC LIMIT :n",
+            {"u": user_id, "s": state, "i": instrument_id, "n": limit},
+        )
+        return [self._order(row) for row in rows]
+
+    def save_order(self, o: OrderRow) -> None:
+        self.run(
+            "UPDATE orders SET filled = :filled, remaining = :remaining, state = :state, "
+            "cancel_reason = :cancel_reason, seq = :seq, hold_id = :hold_id, "
+            "updated_at = :updated_at WHERE id = :id",
+            {
+                "filled": o.filled,
+                "remaining": o.remaining,
+                "state": o.state,
+                "cancel_reason": o.cancel_reason,
+                "seq": o.seq,
+                "hold_id": o.hold_id,
+                "updated_at": self.time(o.updated_at),
+                "id": o.id,
+            },
+        )
+
+    def insert_fill(self, values: dict[str, Any]) -> FillRow:
+        params = dict(values)
+        for c in ("created_at", "updated_at"):
+            params[c] = self.time(values[c])
+        row = self.one(_INSERT_FILL, params)
+        assert row is not None
+        return FillRow(row[0], **values)
+
+    def fills_of(self, order_id: int) -> list[FillRow]:
+        rows = self.all(
+            f"SELECT {', '.join(FILL_COLUMNS)} FROM fills "
+            "WHERE buy_order_id = :o OR sell_order_id = :o ORDER BY id",
+            {"o": order_id},
+        )
+        fills = [FillRow(*r) for r in rows]
+        for f in fills:
+            f.created_at, f.updated_at = self.read_time(f.created_at), self.read_time(f.updated_at)
+        return fills
+
+    # ------------------------------------------------------------------ rules' inputs
+
+    def seller_figures(self, user_id: int, collateral_key: str) -> tuple[int, int, int]:
+        """(collateral balance, notional of unsettled sales, stake bonds as a buyer)."""
+        row = self.one(
+            f"SELECT {BALANCE_OF_KEY}, "
+            "(SELECT COALESCE(SUM(notional), 0) FROM fills "
+            f" WHERE seller_user_id = :u AND state NOT IN ({_FINAL})), "
+            "(SELECT COALESCE(SUM(buyer_collateral), 0) FROM fills "
+            f" WHERE buyer_user_id = :u AND state NOT IN ({_FINAL}))",
+            {"key": collateral_key, "u": user_id},
+        )
+        assert row is not None
+        return int(row[0] or 0), int(row[1]), int(row[2])
+
+    def slot(self, model_id: int) -> SlotRow | None:
+        row = self.one(
+            "SELECT m.id, m.name, m.tournament, m.owner_user_id, k.scopes FROM numerai_models m "
+            "LEFT JOIN numerai_api_keys k ON k.id = m.api_key_id WHERE m.id = :id",
+            {"id": model_id},
+        )
+        return None if row is None else SlotRow(*row)
+
+
+__all__ = ["MarketRepo", "InstrumentRow", "OrderRow", "FillRow", "SlotRow"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -195,7 +196,7 @@ def order_out(o: orders.OrderView, duplicate: bool = False) -> OrderOut:
     fills = [
         FillOut(
             **{
-                **f.__dict__,
+                **asdict(f),
                 "price": Money.of(f.price),
                 "notional": Money.of(f.notional),
                 "buyer_collateral": Money.of(f.buyer_collateral),

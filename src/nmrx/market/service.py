@@ -9,54 +9,37 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from nmrx.market.matching import (
     MarketTransaction,
-    OrderRequest,
     cancel_in,
-    execute,
+    market_transaction,
     now_or_default,
-    prepare,
     run,
 )
 from nmrx.market.orders import CancelReason, OrderType, Side
+from nmrx.market.placement import OrderRequest, execute, prepare
+from nmrx.market.repo import FillRow, OrderRow
 from nmrx.market.rules import InstrumentState, OrderState, StandingState
-from nmrx.market.sql import FillRow, OrderRow
-from nmrx.market.tables import Fill, Instrument, MarketOrder, StandingOrder
+from nmrx.market.tables import Instrument, MarketOrder, StandingOrder
 from nmrx.platform.errors import InvalidInput, NotFound
 from nmrx.platform.events import ModelOwnershipMoved
 
 if TYPE_CHECKING:
     from nmrx.platform.bootstrap import Container
 
+T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
-
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 RESERVED_PREFIX = "standing:"  # client ids of orders placed from standing orders
-
-
-@dataclass(frozen=True)
-class FillView:
-    id: int
-    instrument_id: int
-    buy_order_id: int
-    sell_order_id: int
-    taker_side: str
-    price: int
-    quantity: int
-    notional: int
-    fee_rate_bp: int
-    buyer_collateral: int
-    slot_model_id: int | None
-    state: str
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -76,7 +59,7 @@ class OrderView:
     standing_order_id: int | None
     created_at: datetime
     updated_at: datetime
-    fills: list[FillView]
+    fills: list[FillRow]
 
 
 @dataclass(frozen=True)
@@ -85,34 +68,7 @@ class Placement:
     duplicate: bool  # the client order id was used before: this is the original order
 
 
-def fill_view(f: Fill | FillRow) -> FillView:
-    return FillView(
-        f.id,
-        f.instrument_id,
-        f.buy_order_id,
-        f.sell_order_id,
-        f.taker_side,
-        f.price,
-        f.quantity,
-        f.notional,
-        f.fee_rate_bp,
-        f.buyer_collateral,
-        f.slot_model_id,
-        f.state,
-        f.created_at,
-    )
-
-
-def _fills_of(session: Session, order_id: int) -> list[FillView]:
-    fills = session.scalars(
-        select(Fill)
-        .where(or_(Fill.buy_order_id == order_id, Fill.sell_order_id == order_id))
-        .order_by(Fill.id)
-    ).all()
-    return [fill_view(f) for f in fills]
-
-
-def order_view(o: MarketOrder | OrderRow, fills: list[FillView]) -> OrderView:
+def order_view(o: OrderRow, fills: list[FillRow]) -> OrderView:
     return OrderView(
         o.id,
         o.client_order_id,
@@ -133,20 +89,8 @@ def order_view(o: MarketOrder | OrderRow, fills: list[FillView]) -> OrderView:
     )
 
 
-def stored_view(session: Session, o: MarketOrder | OrderRow) -> OrderView:
-    return order_view(o, _fills_of(session, o.id))
-
-
-def plain_view(mt: MarketTransaction, o: OrderRow) -> OrderView:
-    return order_view(o, [fill_view(f) for f in mt.sql.fills_of(o.id)])
-
-
-def _by_client_id(session: Session, user_id: int, client_order_id: str) -> MarketOrder | None:
-    return session.scalars(
-        select(MarketOrder).where(
-            MarketOrder.user_id == user_id, MarketOrder.client_order_id == client_order_id
-        )
-    ).first()
+def stored_view(mt: MarketTransaction, o: OrderRow) -> OrderView:
+    return order_view(o, mt.sql.fills_of(o.id))
 
 
 def _client_id(client_order_id: str | None) -> str:
@@ -176,11 +120,10 @@ def place_in(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Placeme
     if previous is not None:
         stored = mt.sql.order(previous)
         assert stored is not None
-        return Placement(plain_view(mt, stored), duplicate=True)
+        return Placement(stored_view(mt, stored), duplicate=True)
     prepared = prepare(mt, req, now)
     outcome = execute(mt, req, prepared, now)
-    fills = [fill_view(f) for f in outcome.fills]
-    return Placement(order_view(outcome.order, fills), duplicate=False)
+    return Placement(order_view(outcome.order, outcome.fills), duplicate=False)
 
 
 def place_order(
@@ -211,7 +154,7 @@ def place_order(
         slot_model_id=slot_model_id,
     )
     moment = now_or_default(c, now)
-    return run(c, lambda mt: place_in(mt, req, moment), plain=True)
+    return run(c, lambda mt: place_in(mt, req, moment))
 
 
 def at_market(
@@ -241,7 +184,7 @@ def at_market(
         slot_model_id=slot_model_id,
     )
     moment = now_or_default(c, now)
-    return run(c, lambda mt: place_in(mt, req, moment), plain=True)
+    return run(c, lambda mt: place_in(mt, req, moment))
 
 
 def buy_now(
@@ -301,25 +244,36 @@ def cancel_order(
             raise NotFound(f"you have no order {order_id}")
         if order.state == OrderState.OPEN:
             order = cancel_in(mt, order_id, CancelReason.USER, moment) or order
-        return plain_view(mt, order)
+        return stored_view(mt, order)
 
-    return run(c, work, plain=True)
+    return run(c, work)
+
+
+def _read(c: Container, work: Callable[[MarketTransaction], T]) -> T:
+    """A read of orders (no book is locked, so no retry is needed)."""
+    with market_transaction(c) as mt:
+        return work(mt)
 
 
 def get_order(c: Container, *, user_id: int, order_id: int) -> OrderView:
-    with c.db.transaction() as session:
-        order = session.get(MarketOrder, order_id)
+    def work(mt: MarketTransaction) -> OrderView:
+        order = mt.sql.order(order_id)
         if order is None or order.user_id != user_id:
             raise NotFound(f"you have no order {order_id}")
-        return stored_view(session, order)
+        return stored_view(mt, order)
+
+    return _read(c, work)
 
 
 def get_order_by_client_id(c: Container, *, user_id: int, client_order_id: str) -> OrderView:
-    with c.db.transaction() as session:
-        order = _by_client_id(session, user_id, client_order_id)
+    def work(mt: MarketTransaction) -> OrderView:
+        order_id = mt.sql.order_id_for(user_id, client_order_id)
+        order = None if order_id is None else mt.sql.order(order_id)
         if order is None:
             raise NotFound(f"you have no order with client order id {client_order_id!r}")
-        return stored_view(session, order)
+        return stored_view(mt, order)
+
+    return _read(c, work)
 
 
 def list_orders(
@@ -331,21 +285,20 @@ def list_orders(
     limit: int = 100,
 ) -> list[OrderView]:
     """The user's orders, newest first."""
-    query = select(MarketOrder).where(MarketOrder.user_id == user_id)
-    if state is not None:
-        query = query.where(MarketOrder.state == _enum(OrderState, state, "state").value)
-    if instrument_id is not None:
-        query = query.where(MarketOrder.instrument_id == instrument_id)
-    with c.db.transaction() as session:
-        rows = session.scalars(query.order_by(MarketOrder.id.desc()).limit(limit)).all()
-        return [stored_view(session, o) for o in rows]
+    chosen = None if state is None else _enum(OrderState, state, "state").value
+
+    def work(mt: MarketTransaction) -> list[OrderView]:
+        rows = mt.sql.orders_of(user_id, state=chosen, instrument_id=instrument_id, limit=limit)
+        return [stored_view(mt, o) for o in rows]
+
+    return _read(c, work)
 
 
 def cancel_asks_of_owner(session: Session, moved: ModelOwnershipMoved) -> None:
     """Ownership moved away or was released: cancel the old owner's open asks on the model
     (asks hold no money) and pause their ladders on it. Runs in the move's transaction."""
     model_id, owner_user_id, moment = moved.model_id, moved.from_user_id, moved.at
-    mt = MarketTransaction(None, session)
+    mt = MarketTransaction.within(session)
     asks = session.scalars(
         select(MarketOrder.id)
         .join(Instrument, Instrument.id == MarketOrder.instrument_id)

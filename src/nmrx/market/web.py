@@ -11,6 +11,7 @@ from nmrx.market import data as market_data
 from nmrx.market import model_page
 from nmrx.market import service as orders
 from nmrx.market import standing_orders as listings
+from nmrx.market.data import InstrumentView
 from nmrx.market.orders import Side
 from nmrx.market.rules import InvalidLadderText, parse_ladder
 from nmrx.platform.api_deps import container
@@ -260,8 +261,8 @@ def cancel(request: Request, order_id: int, back: str = Form("/portfolio")) -> R
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     """The front page: one tile per model and mode, its nearest book."""
-    nearest: dict[tuple[int, str], object] = {}
+    nearest: dict[tuple[int, str], InstrumentView] = {}
     for i in market_data.list_instruments(container(request)):
         nearest.setdefault((i.model_id, i.mode), i)  # ordered by round: the nearest book
-    tiles = sorted(nearest.values(), key=lambda i: (i.best_ask is None, i.model_name, i.mode))  # type: ignore[attr-defined]
+    tiles = sorted(nearest.values(), key=lambda i: (i.best_ask is None, i.model_name, i.mode))
     return render(request, "home.html", tiles=tiles[:60])

@@ -57,3 +57,9 @@ class FixedClock:
 def utcnow() -> datetime:
     """The wall clock in UTC: only for record timestamps (``created_at``), never for rules."""
     return datetime.now(UTC)
+
+
+def record_time(now: datetime | None) -> datetime:
+    """A row's timestamp: the moment the caller's rule used, else the wall clock (like a
+    column's ``default=utcnow``; never an input to a rule)."""
+    return now if now is not None else utcnow()

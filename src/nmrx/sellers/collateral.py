@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from nmrx.market import repo as market_db
+from nmrx.market import queries as market_db
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.errors import Conflict, InvalidInput
 from nmrx.platform.tables import AuditEvent

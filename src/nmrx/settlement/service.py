@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from nmrx.delivery import uploads
 from nmrx.delivery.rules import upload_deadline
 from nmrx.delivery.tables import Delivery
-from nmrx.market import repo as market_db
+from nmrx.market import queries as market_queries
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.db import locked
@@ -195,7 +195,7 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
             if move.seller_fault:  # the buyer bonds of the seller back their own purchases
                 seller_collateral = free_collateral(
                     ledger_db.balances(session, fill.seller_user_id).get(AccountKind.COLLATERAL, 0),
-                    stake_bonds=market_db.stake_bonds_as_buyer(session, fill.seller_user_id),
+                    stake_bonds=market_queries.stake_bonds_as_buyer(session, fill.seller_user_id),
                 )
             terms = Terms(
                 notional=fill.notional,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from nmrx.market import repo as market_db
+from nmrx.market import queries as market_db
 from nmrx.market.rules import find_market_violations
 from nmrx.platform.db import Database
+from nmrx.wallet import queries as ledger_queries
 from nmrx.wallet import repo as ledger_db
 from nmrx.wallet.rules import TransferSpec, find_violations
 
@@ -15,7 +16,7 @@ def check(db: Database) -> list[str]:
     Ledger invariants (balanced transfers, sum zero, no overdraft, held = pending holds)
     and the market's (held = open bids, escrow = unsettled fills, no crossed book)."""
     with db.transaction() as session:
-        violations = find_violations(*ledger_db.snapshot(session))
+        violations = find_violations(*ledger_queries.snapshot(session))
         m = market_db.snapshot(session)
         return violations + find_market_violations(
             bids=m.bids,

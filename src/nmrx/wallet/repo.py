@@ -1,30 +1,35 @@
-"""Ledger persistence: applies the rules of ``domain.ledger`` inside the caller's transaction.
+"""Ledger persistence: the one write path of money, inside the caller's transaction.
 
-Every function works on an open session and never commits: services own the unit
-of work. Account rows are locked in id order (``FOR UPDATE`` on PostgreSQL; SQLite
-transactions are already serialised by ``BEGIN IMMEDIATE``) before balances are
-read, so concurrent movements never lose an update or overdraw.
+Every movement of money — the market's holds and fills, settlement, collateral, the
+wallet — goes through :func:`transfers` and the hold functions here, as plain
+statements on the transaction's DBAPI connection (:class:`nmrx.platform.sql.Sql`:
+an ORM session's, or the market's session-less one). They never commit: services own
+the unit of work. Each is idempotent: a transfer id or hold id used before changes
+nothing (a different request under a used id raises ``TransferConflict``).
+
+Account rows are locked in id order (``FOR UPDATE`` on PostgreSQL; SQLite
+transactions are already serialised by ``BEGIN IMMEDIATE``) before balances and
+used ids are read, so concurrent movements never lose an update, overdraw, or post
+the same id twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from nmrx.platform.db import locked
+from nmrx.platform.clock import record_time
+from nmrx.platform.sql import Sql, on
 from nmrx.wallet.rules import (
     PLATFORM_KINDS,
     USER_KINDS,
     AccountKind,
-    AccountSnapshot,
-    HoldRecord,
     HoldState,
     LedgerError,
     TransferConflict,
-    TransferRecord,
     TransferSpec,
     check_funds,
     hold_transition,
@@ -33,7 +38,9 @@ from nmrx.wallet.rules import (
     user_account_key,
     validate_transfer,
 )
-from nmrx.wallet.tables import LedgerAccount, LedgerHold, LedgerTransfer
+from nmrx.wallet.tables import LedgerAccount
+
+Target = Session | Sql  # an ORM session's transaction, or plain statements on one
 
 
 def open_user_accounts(session: Session, user_id: int) -> None:
@@ -71,219 +78,255 @@ def open_platform_accounts(session: Session) -> None:
     session.flush()
 
 
-def _lock_accounts(session: Session, keys: Sequence[str]) -> dict[str, LedgerAccount]:
-    query = locked(
-        select(LedgerAccount).where(LedgerAccount.key.in_(keys)).order_by(LedgerAccount.id)
-    )
-    rows = {a.key: a for a in session.scalars(query.execution_options(populate_existing=True))}
-    missing = [k for k in keys if k not in rows]
-    if missing:
-        raise LedgerError(f"unknown ledger account: {', '.join(missing)}")
-    return rows
+# ------------------------------------------------------------------ the write path
 
-
-def _existing_transfer(session: Session, transfer_id: str) -> LedgerTransfer | None:
-    return session.scalars(select(LedgerTransfer).where(LedgerTransfer.id == transfer_id)).first()
-
-
-def _as_spec(session: Session, row: LedgerTransfer) -> TransferSpec:
-    keys = dict(
-        session.execute(
-            select(LedgerAccount.id, LedgerAccount.key).where(
-                LedgerAccount.id.in_([row.debit_account_id, row.credit_account_id])
-            )
-        ).all()
-    )
-    return TransferSpec(
-        id=row.id,
-        debit=keys[row.debit_account_id],
-        credit=keys[row.credit_account_id],
-        amount=row.amount,
-        code=row.code,
-        hold_id=row.hold_id,
-        memo=row.memo,
-    )
-
-
-_ADD_TO_TOTALS = (  # run on the session's connection, as Core: one executemany
-    update(LedgerAccount)
-    .where(LedgerAccount.id == bindparam("aid"))
-    .values(
-        debits=LedgerAccount.debits + bindparam("add_debits"),
-        credits=LedgerAccount.credits + bindparam("add_credits"),
-    )
+_ADD_TO_TOTALS = (
+    "UPDATE ledger_accounts SET debits = debits + :d, credits = credits + :c WHERE id = :id"
+)
+_INSERT_TRANSFER = (
+    "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, code, "
+    "hold_id, memo, created_at) VALUES (:id, :d, :c, :a, :code, :h, :memo, :t)"
 )
 
 
-def transfer(session: Session, spec: TransferSpec) -> LedgerTransfer:
-    """Post one balanced transfer; retrying the same id returns the original."""
-    return transfers(session, [spec])[0]
+def _marks(prefix: str, values: Sequence[str]) -> tuple[str, dict[str, str]]:
+    return (
+        ", ".join(f":{prefix}{i}" for i in range(len(values))),
+        {f"{prefix}{i}": v for i, v in enumerate(values)},
+    )
 
 
-def transfers(session: Session, specs: Sequence[TransferSpec]) -> list[LedgerTransfer]:
-    """Post balanced transfers in order, as many ``transfer`` calls would, in fewer statements.
+def _lock_accounts(sql: Sql, keys: Sequence[str]) -> dict[str, tuple]:
+    """key → (id, debits, credits, may_go_negative, kind, user_id), locked in id order."""
+    wanted = sorted(set(keys))
+    marks, params = _marks("k", wanted)
+    rows = sql.all(
+        "SELECT key, id, debits, credits, may_go_negative, kind, user_id FROM ledger_accounts "
+        f"WHERE key IN ({marks}) ORDER BY id{sql.lock}",
+        params,
+    )
+    found = {r[0]: r[1:] for r in rows}
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        raise LedgerError(f"unknown ledger account: {', '.join(missing)}")
+    return found
+
+
+def _used(sql: Sql, ids: Sequence[str]) -> dict[str, TransferSpec]:
+    """The transfers already posted under any of ``ids``, as they were asked for."""
+    marks, params = _marks("t", list(dict.fromkeys(ids)))
+    rows = sql.all(
+        "SELECT t.id, d.key, c.key, t.amount, t.code, t.hold_id, t.memo FROM ledger_transfers t "
+        "JOIN ledger_accounts d ON d.id = t.debit_account_id "
+        f"JOIN ledger_accounts c ON c.id = t.credit_account_id WHERE t.id IN ({marks})",
+        params,
+    )
+    return {r[0]: TransferSpec(*r) for r in rows}
+
+
+def transfer(target: Target, spec: TransferSpec, now: datetime | None = None) -> None:
+    """Post one balanced transfer; retrying the same id changes nothing."""
+    transfers(target, [spec], now)
+
+
+def transfers(target: Target, specs: Sequence[TransferSpec], now: datetime | None = None) -> None:
+    """Post balanced transfers in order, as many ``transfer`` calls would, in few statements.
 
     The accounts of all of them are locked at once, in id order; the ids already used are
-    read in one query (each such transfer must be the same as the one asked for, and is
-    returned instead of being posted again); funds are checked transfer by transfer against
-    the running balances; each account's totals are then updated once, and the new rows
-    inserted together.
+    then read in one query (each such transfer must be the same as the one asked for, and
+    is not posted again); funds are checked transfer by transfer against the running
+    balances; each account's totals are updated once, and the new rows inserted together.
     """
-    if not specs:
-        return []
+    if specs:
+        _post(on(target), specs, record_time(now), fresh=False)
+
+
+def _post(sql: Sql, specs: Sequence[TransferSpec], now: datetime, *, fresh: bool) -> None:
+    """``fresh``: the caller knows no id was used (a hold's own transfers, checked by the
+    hold's state under its lock), so the look-up of used ids is skipped."""
     for spec in specs:
         validate_transfer(spec)
-    keys = list(dict.fromkeys(k for spec in specs for k in (spec.debit, spec.credit)))
-    accounts = _lock_accounts(session, keys)
-    existing = {
-        row.id: row
-        for row in session.scalars(
-            select(LedgerTransfer).where(LedgerTransfer.id.in_([spec.id for spec in specs]))
-        )
-    }
-    balance = {key: a.credits - a.debits for key, a in accounts.items()}
+    accounts = _lock_accounts(sql, [k for spec in specs for k in (spec.debit, spec.credit)])
+    used = {} if fresh else _used(sql, [spec.id for spec in specs])
+    balance = {key: a[2] - a[1] for key, a in accounts.items()}
     moved: dict[int, list[int]] = {}  # account id -> [debits, credits] added
-    posted: dict[str, tuple[TransferSpec, LedgerTransfer]] = {}
-    result: list[LedgerTransfer] = []
+    rows: list[dict[str, object]] = []
     for spec in specs:
-        earlier = posted.get(spec.id)  # the same id twice in one call: the second is a retry
-        if earlier is None and spec.id in existing:
-            earlier = (_as_spec(session, existing[spec.id]), existing[spec.id])
+        earlier = used.get(spec.id)
         if earlier is not None:
-            if not earlier[0].same_as(spec):
+            if not earlier.same_as(spec):
                 raise TransferConflict(
                     f"transfer id {spec.id!r} was already used for another transfer"
                 )
-            result.append(earlier[1])
             continue
-        debit, credit = accounts[spec.debit], accounts[spec.credit]
+        debit_id, _, _, negative, kind, user_id = accounts[spec.debit]
+        credit_id = accounts[spec.credit][0]
         check_funds(
             balance=balance[spec.debit],
             amount=spec.amount,
-            allowed_negative=debit.may_go_negative,
-            what=f"{debit.kind} account" + (f" of user {debit.user_id}" if debit.user_id else ""),
+            allowed_negative=bool(negative),
+            what=f"{kind} account" + (f" of user {user_id}" if user_id else ""),
         )
         balance[spec.debit] -= spec.amount
         balance[spec.credit] += spec.amount
-        moved.setdefault(debit.id, [0, 0])[0] += spec.amount
-        moved.setdefault(credit.id, [0, 0])[1] += spec.amount
-        row = LedgerTransfer(
-            id=spec.id,
-            debit_account_id=debit.id,
-            credit_account_id=credit.id,
-            amount=spec.amount,
-            code=spec.code,
-            hold_id=spec.hold_id,
-            memo=spec.memo,
+        moved.setdefault(debit_id, [0, 0])[0] += spec.amount
+        moved.setdefault(credit_id, [0, 0])[1] += spec.amount
+        used[spec.id] = spec  # the same id twice in one call: the second is a retry
+        rows.append(
+            {
+                "id": spec.id,
+                "d": debit_id,
+                "c": credit_id,
+                "a": spec.amount,
+                "code": spec.code,
+                "h": spec.hold_id,
+                "memo": spec.memo,
+                "t": sql.time(now),
+            }
         )
-        posted[spec.id] = (spec, row)
-        result.append(row)
-    if moved:  # one statement for all the accounts (they are locked: the totals are exact)
-        session.connection().execute(
-            _ADD_TO_TOTALS,
-            [{"aid": aid, "add_debits": d, "add_credits": c} for aid, (d, c) in moved.items()],
-        )
-        for a in accounts.values():  # and the loaded rows say what the database now holds
-            if a.id in moved:
-                set_committed_value(a, "debits", a.debits + moved[a.id][0])
-                set_committed_value(a, "credits", a.credits + moved[a.id][1])
-    if posted:
-        session.add_all([row for _, row in posted.values()])
-        session.flush()
-    return result
+    if moved:  # the accounts are locked: the totals are exact
+        sql.many(_ADD_TO_TOTALS, [{"id": a, "d": d, "c": c} for a, (d, c) in moved.items()])
+        sql.many(_INSERT_TRANSFER, rows)
 
 
-def _lock_hold(session: Session, hold_id: str) -> LedgerHold:
-    query = locked(select(LedgerHold).where(LedgerHold.id == hold_id))
-    hold = session.scalars(query.execution_options(populate_existing=True)).first()
-    if hold is None:
+def _lock_hold(sql: Sql, hold_id: str) -> tuple[int, int, str]:
+    """(user id, remaining, state) of a hold, locked."""
+    row = sql.one(
+        f"SELECT user_id, remaining, state FROM ledger_holds WHERE id = :id{sql.lock}",
+        {"id": hold_id},
+    )
+    if row is None:
         raise LedgerError(f"no such hold: {hold_id}")
-    return hold
+    return row[0], row[1], row[2]
+
+
+def _set_hold(sql: Sql, hold_id: str, remaining: int, state: str, now: datetime) -> None:
+    sql.run(
+        "UPDATE ledger_holds SET remaining = :r, state = :s, updated_at = :t WHERE id = :id",
+        {"r": remaining, "s": state, "t": sql.time(now), "id": hold_id},
+    )
 
 
 def place_hold(
-    session: Session, *, hold_id: str, user_id: int, amount: int, purpose: str
-) -> LedgerHold:
-    """Reserve ``amount`` of the user's available funds (idempotent on ``hold_id``)."""
-    existing = session.get(LedgerHold, hold_id)
-    if existing is not None:
-        if (existing.user_id, existing.amount, existing.purpose) != (user_id, amount, purpose):
-            raise TransferConflict(f"hold id {hold_id!r} was already used for another hold")
-        return existing
-    hold = LedgerHold(
-        id=hold_id,
-        user_id=user_id,
+    target: Target,
+    *,
+    hold_id: str,
+    user_id: int,
+    amount: int,
+    purpose: str,
+    now: datetime | None = None,
+) -> None:
+    """Reserve ``amount`` of the user's available funds (idempotent on ``hold_id``).
+    Raises ``InsufficientFunds`` if they are not there (the caller then rolls back)."""
+    sql, now = on(target), record_time(now)
+    place = TransferSpec(
+        id=f"{hold_id}:place",
+        debit=user_account_key(user_id, AccountKind.AVAILABLE),
+        credit=user_account_key(user_id, AccountKind.HELD),
         amount=amount,
-        remaining=amount,
-        state=HoldState.PENDING.value,
-        purpose=purpose,
+        code="hold",
+        hold_id=hold_id,
     )
-    session.add(hold)
-    session.flush()
-    transfer(
-        session,
-        TransferSpec(
-            id=f"{hold_id}:place",
-            debit=user_account_key(user_id, AccountKind.AVAILABLE),
-            credit=user_account_key(user_id, AccountKind.HELD),
-            amount=amount,
-            code="hold",
-            hold_id=hold_id,
-        ),
+    validate_transfer(place)  # before the hold's row: a refused hold writes nothing
+    sql.run(
+        "INSERT INTO ledger_holds (id, user_id, amount, remaining, state, purpose, "
+        "created_at, updated_at) VALUES (:id, :u, :a, :a, :s, :p, :t, :t) "
+        "ON CONFLICT (id) DO NOTHING",
+        {
+            "id": hold_id,
+            "u": user_id,
+            "a": amount,
+            "s": HoldState.PENDING.value,
+            "p": purpose,
+            "t": sql.time(now),
+        },
     )
-    return hold
+    if sql.cursor.rowcount == 0:  # the hold id was used: a retry, or a conflict
+        existing = sql.one(
+            "SELECT user_id, amount, purpose FROM ledger_holds WHERE id = :id", {"id": hold_id}
+        )
+        if existing is None or tuple(existing) != (user_id, amount, purpose):
+            raise TransferConflict(f"hold id {hold_id!r} was already used for another hold")
+        return
+    _post(sql, [place], now, fresh=True)  # a new hold: its place transfer is new too
 
 
 def post_hold(
-    session: Session, *, hold_id: str, transfer_id: str, amount: int, credit: str, code: str
-) -> LedgerHold:
+    target: Target,
+    *,
+    hold_id: str,
+    transfer_id: str,
+    amount: int,
+    credit: str,
+    code: str,
+    now: datetime | None = None,
+) -> None:
     """Move ``amount`` of a pending hold to ``credit``; idempotent on ``transfer_id``."""
-    hold = _lock_hold(session, hold_id)
-    if _existing_transfer(session, transfer_id) is not None:
-        return hold
-    if amount > hold.remaining:
-        raise LedgerError(
-            f"cannot post {amount} units of hold {hold_id}: only {hold.remaining} remain"
-        )
-    target = HoldState.POSTED if amount == hold.remaining else HoldState.PENDING
-    hold.state = hold_transition(HoldState(hold.state), target).value
-    transfer(
-        session,
-        TransferSpec(
-            id=transfer_id,
-            debit=user_account_key(hold.user_id, AccountKind.HELD),
-            credit=credit,
-            amount=amount,
-            code=code,
-            hold_id=hold_id,
-        ),
-    )
-    hold.remaining -= amount
-    session.flush()
-    return hold
+    post_hold_legs(target, hold_id=hold_id, legs=[(transfer_id, amount, credit, code)], now=now)
 
 
-def void_hold(session: Session, *, hold_id: str) -> LedgerHold:
+def post_hold_legs(
+    target: Target,
+    *,
+    hold_id: str,
+    legs: Sequence[tuple[str, int, str, str]],
+    now: datetime | None = None,
+) -> None:
+    """Move parts of a pending hold, each leg ``(transfer id, amount, credit, code)``, as
+    that many ``post_hold`` calls would (a leg whose transfer id was used is skipped)."""
+    sql, now = on(target), record_time(now)
+    user_id, remaining, state = _lock_hold(sql, hold_id)
+    marks, params = _marks("t", [leg[0] for leg in legs])
+    used = {r[0] for r in sql.all(f"SELECT id FROM ledger_transfers WHERE id IN ({marks})", params)}
+    held = user_account_key(user_id, AccountKind.HELD)
+    specs = [
+        TransferSpec(id=t, debit=held, credit=credit, amount=amount, code=code, hold_id=hold_id)
+        for t, amount, credit, code in legs
+        if t not in used
+    ]
+    if not specs:
+        return
+    amount = sum(spec.amount for spec in specs)
+    if amount > remaining:
+        raise LedgerError(f"cannot post {amount} units of hold {hold_id}: only {remaining} remain")
+    target_state = HoldState.POSTED if amount == remaining else HoldState.PENDING
+    new_state = hold_transition(HoldState(state), target_state).value
+    _post(sql, specs, now, fresh=True)
+    _set_hold(sql, hold_id, remaining - amount, new_state, now)
+
+
+def void_hold(target: Target, *, hold_id: str, now: datetime | None = None) -> None:
     """Return what remains of a hold to available funds; voiding twice is a no-op."""
-    hold = _lock_hold(session, hold_id)
-    if hold.state == HoldState.VOIDED.value:
-        return hold
-    hold.state = hold_transition(HoldState(hold.state), HoldState.VOIDED).value
-    if hold.remaining:
-        transfer(
-            session,
-            TransferSpec(
-                id=f"{hold_id}:void",
-                debit=user_account_key(hold.user_id, AccountKind.HELD),
-                credit=user_account_key(hold.user_id, AccountKind.AVAILABLE),
-                amount=hold.remaining,
-                code="hold_void",
-                hold_id=hold_id,
-            ),
+    sql, now = on(target), record_time(now)
+    user_id, remaining, state = _lock_hold(sql, hold_id)
+    if state == HoldState.VOIDED.value:
+        return
+    new_state = hold_transition(HoldState(state), HoldState.VOIDED).value
+    if remaining:  # a hold is voided once (its state says so): its void transfer is new
+        spec = TransferSpec(
+            id=f"{hold_id}:void",
+            debit=user_account_key(user_id, AccountKind.HELD),
+            credit=user_account_key(user_id, AccountKind.AVAILABLE),
+            amount=remaining,
+            code="hold_void",
+            hold_id=hold_id,
         )
-    hold.remaining = 0
-    session.flush()
-    return hold
+        _post(sql, [spec], now, fresh=True)
+    _set_hold(sql, hold_id, 0, new_state, now)
+
+
+# ------------------------------------------------------------------ reads
+
+
+BALANCE_OF_KEY = "(SELECT credits - debits FROM ledger_accounts WHERE key = :key)"
+"""An account's balance as a scalar subquery (parameter ``key``), for other features'
+statements that need it beside their own figures in one round trip."""
+
+
+def balance(target: Target, key: str) -> int:
+    """One account's balance (0 if there is no such account)."""
+    row = on(target).one("SELECT credits - debits FROM ledger_accounts WHERE key = :k", {"k": key})
+    return 0 if row is None or row[0] is None else int(row[0])
 
 
 def balances(session: Session, user_id: int) -> dict[AccountKind, int]:
@@ -293,78 +336,3 @@ def balances(session: Session, user_id: int) -> dict[AccountKind, int]:
         )
     ).all()
     return {AccountKind(kind): balance for kind, balance in rows}
-
-
-def history(session: Session, user_id: int, limit: int = 100) -> list[dict[str, object]]:
-    """The user's transfers, newest first, with the signed effect on each of their accounts."""
-    accounts = {
-        a.id: a
-        for a in session.scalars(select(LedgerAccount).where(LedgerAccount.user_id == user_id))
-    }
-    ids = list(accounts)
-    rows = session.scalars(
-        select(LedgerTransfer)
-        .where(LedgerTransfer.debit_account_id.in_(ids) | LedgerTransfer.credit_account_id.in_(ids))
-        .order_by(LedgerTransfer.seq.desc())
-        .limit(limit)
-    ).all()
-    entries = []
-    for row in rows:
-        effect: dict[str, int] = {}
-        if row.debit_account_id in accounts:
-            effect[accounts[row.debit_account_id].kind] = -row.amount
-        if row.credit_account_id in accounts:
-            kind = accounts[row.credit_account_id].kind
-            effect[kind] = effect.get(kind, 0) + row.amount
-        entries.append(
-            {
-                "id": row.id,
-                "code": row.code,
-                "amount": row.amount,
-                "effect": effect,
-                "memo": row.memo,
-                "created_at": row.created_at,
-            }
-        )
-    return entries
-
-
-def snapshot(
-    session: Session,
-) -> tuple[list[AccountSnapshot], list[TransferRecord], list[HoldRecord]]:
-    accounts = session.scalars(select(LedgerAccount)).all()
-    key_of = {a.id: a.key for a in accounts}
-    snaps = [
-        AccountSnapshot(
-            key=a.key,
-            kind=AccountKind(a.kind),
-            user_id=a.user_id,
-            debits=a.debits,
-            credits=a.credits,
-        )
-        for a in accounts
-    ]
-    transfers = [
-        TransferRecord(
-            id=t_id, debit=key_of.get(d, f"#{d}"), credit=key_of.get(c, f"#{c}"), amount=amt
-        )
-        for t_id, d, c, amt in session.execute(
-            select(
-                LedgerTransfer.id,
-                LedgerTransfer.debit_account_id,
-                LedgerTransfer.credit_account_id,
-                LedgerTransfer.amount,
-            )
-        )
-    ]
-    holds = [
-        HoldRecord(
-            id=h.id,
-            user_id=h.user_id,
-            amount=h.amount,
-            remaining=h.remaining,
-            state=HoldState(h.state),
-        )
-        for h in session.scalars(select(LedgerHold))
-    ]
-    return snaps, transfers, holds

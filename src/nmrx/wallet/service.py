@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from nmrx.platform.db import Database
 from nmrx.platform.errors import Conflict, InvalidInput, NotFound
 from nmrx.platform.tables import AuditEvent
+from nmrx.wallet import queries as ledger_queries
 from nmrx.wallet import repo as ledger_db
 from nmrx.wallet.rules import (
     AccountKind,
@@ -42,7 +43,7 @@ def balances(db: Database, *, user_id: int) -> Balances:
 
 def history(db: Database, *, user_id: int, limit: int = 100) -> list[dict[str, object]]:
     with db.transaction() as session:
-        return ledger_db.history(session, user_id, limit=limit)
+        return ledger_queries.history(session, user_id, limit=limit)
 
 
 def _request_id(user_id: int, prefix: str, request_id: str | None) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from nmrx.market import data as market_data
 from nmrx.market import service as orders
-from nmrx.market.sql import MarketSql
+from nmrx.market.repo import MarketRepo
 from nmrx.market.tables import Fill, MarketOrder
 from nmrx.platform.bootstrap import Container, bootstrap
 from nmrx.platform.errors import ServiceError
@@ -88,9 +88,9 @@ def test_concurrent_crossing_orders_never_double_fill_or_cross(
     with container.db.transaction() as s:
         all_orders = {o.id: o for o in s.scalars(select(MarketOrder))}
         fills = list(s.scalars(select(Fill)))
-        instrument = MarketSql.of(s).instrument(book, lock=False)
+        instrument = MarketRepo.of(s).instrument(book, lock=False)
         assert instrument is not None
-        rebuilt = MarketSql.of(s).build_book(instrument)
+        rebuilt = MarketRepo.of(s).build_book(instrument)
     assert len(all_orders) == (BUYERS + SELLER_THREADS) * ORDERS_PER_THREAD
     assert fills, "the orders were meant to cross"
     traded = Counter[int]()
