@@ -16,6 +16,9 @@ from nmrx.accounts.rules import (
     AccountError,
     Scope,
     check_password_strength,
+    login_token_scopes,
+    may_mint,
+    may_revoke,
     normalise_username,
     parse_scopes,
     username_key,
@@ -38,6 +41,7 @@ class Principal:
     user_id: int
     username: str
     scopes: frozenset[Scope]
+    token_id: int | None = None  # the API token calling; None for a password or a session
 
     def require(self, scope: Scope) -> None:
         if scope not in self.scopes:
@@ -104,13 +108,27 @@ def principal_for_user(db: Database, user_id: int) -> Principal | None:
 
 
 def create_token(
-    db: Database, *, user_id: int, name: str, scopes: list[str] | str
+    db: Database,
+    *,
+    user_id: int,
+    name: str,
+    scopes: list[str] | str,
+    parent: Principal | None = None,
+    password_login: bool = False,
 ) -> tuple[str, TokenInfo]:
-    """Returns the token in clear (shown once) and its stored description."""
+    """Returns the token in clear (shown once) and its stored description. ``parent``: the
+    token minting it, whose scopes bound the new one's; ``password_login``: minted by a
+    password (a full login's token may manage tokens)."""
     try:
         parsed = parse_scopes(scopes)
     except AccountError as exc:
         raise InvalidInput(str(exc)) from exc
+    if parent is not None:
+        refused = may_mint(parent.scopes, parsed)
+        if refused:
+            raise Forbidden(refused)
+    if password_login:
+        parsed = login_token_scopes(parsed)
     label = (name or "").strip()
     if not 1 <= len(label) <= 80:
         raise InvalidInput("a token needs a name of 1 to 80 characters")
@@ -149,11 +167,24 @@ def list_tokens(db: Database, *, user_id: int) -> list[TokenInfo]:
         return [_info(r) for r in rows]
 
 
-def revoke_token(db: Database, *, user_id: int, token_id: int, now: datetime) -> TokenInfo:
+def revoke_token(
+    db: Database,
+    *,
+    user_id: int,
+    token_id: int,
+    now: datetime,
+    caller: Principal | None = None,
+) -> TokenInfo:
+    """``caller``: the token asking (None: a browser session), which needs the ``tokens``
+    scope unless it revokes itself."""
     with db.transaction() as session:
         row = session.get(ApiToken, token_id)
         if row is None or row.user_id != user_id:
             raise NotFound(f"no token {token_id} on your account")
+        if caller is not None:
+            refused = may_revoke(caller.scopes, own_token=caller.token_id == row.id)
+            if refused:
+                raise Forbidden(refused)
         if row.revoked_at is None:
             row.revoked_at = now
             _audit(session, user_id, "token.revoke", f"token:{row.id}")
@@ -177,4 +208,5 @@ def principal_for_token(db: Database, token: str, *, clock: Clock) -> Principal:
         last = row.last_used_at
         if last is None or now - last > USE_STAMP:
             row.last_used_at = now
-        return Principal(user.id, user.username, frozenset(Scope(s) for s in row.scopes.split()))
+        scopes = frozenset(Scope(s) for s in row.scopes.split())
+        return Principal(user.id, user.username, scopes, token_id=row.id)
