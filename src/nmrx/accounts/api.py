@@ -103,3 +103,19 @@ def revoke_token(token_id: int, request: Request, who: Principal = Depends(princ
         c.db, user_id=who.user_id, token_id=token_id, now=c.clock.now(), caller=who
     )
     return TokenOut(**_token_out(info))
+
+
+class SessionsEnded(BaseModel):
+    ended: int = Field(description="browser sessions ended")
+
+
+@router.delete("/sessions", response_model=SessionsEnded, tags=["accounts"])
+def end_all_sessions(
+    request: Request, who: Principal = Depends(require(Scope.TOKENS))
+) -> SessionsEnded:
+    """Log out everywhere: end every browser session of yours (API tokens stay; revoke them
+    with `DELETE /api/v1/tokens/{id}`). Needs the `tokens` scope."""
+    c = container(request)
+    return SessionsEnded(
+        ended=accounts.end_all_sessions(c.db, user_id=who.user_id, now=c.clock.now())
+    )

@@ -1,4 +1,4 @@
-"""Use cases for accounts: register, authenticate, personal API tokens."""
+"""Use cases for accounts: register, authenticate, personal API tokens, browser sessions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from nmrx.accounts.rules import (
     parse_scopes,
     username_key,
 )
-from nmrx.accounts.tables import ApiToken, User
+from nmrx.accounts.tables import ApiToken, User, WebSession
 from nmrx.platform.clock import Clock
 from nmrx.platform.db import Database
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -210,3 +210,56 @@ def principal_for_token(db: Database, token: str, *, clock: Clock) -> Principal:
             row.last_used_at = now
         scopes = frozenset(Scope(s) for s in row.scopes.split())
         return Principal(user.id, user.username, scopes, token_id=row.id)
+
+
+def start_session(db: Database, *, user_id: int, now: datetime, max_age_seconds: int) -> str:
+    """A new browser session; returns its id (for the cookie only; stored hashed)."""
+    sid = secrets.token_urlsafe(32)
+    with db.transaction() as session:
+        session.add(
+            WebSession(
+                user_id=user_id,
+                token_hash=_hash_token(sid),
+                created_at=now,
+                expires_at=now + timedelta(seconds=max_age_seconds),
+            )
+        )
+    return sid
+
+
+def principal_for_session(db: Database, sid: str | None, *, now: datetime) -> Principal | None:
+    """The user of a live browser session (all scopes); None when it ended or expired."""
+    if not sid:
+        return None
+    with db.transaction() as session:
+        row = session.scalars(
+            select(WebSession).where(WebSession.token_hash == _hash_token(sid))
+        ).first()
+        if row is None or row.ended_at is not None or row.expires_at <= now:
+            return None
+        user = session.get(User, row.user_id)
+        return Principal(user.id, user.username, frozenset(Scope)) if user else None
+
+
+def end_session(db: Database, sid: str | None, *, now: datetime) -> None:
+    if not sid:
+        return
+    with db.transaction() as session:
+        session.execute(
+            update(WebSession)
+            .where(WebSession.token_hash == _hash_token(sid), WebSession.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+
+def end_all_sessions(db: Database, *, user_id: int, now: datetime) -> int:
+    """Log out everywhere: ends every live browser session of the user; returns how many."""
+    with db.transaction() as session:
+        result = session.execute(
+            update(WebSession)
+            .where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+        ended = int(getattr(result, "rowcount", 0) or 0)
+        _audit(session, user_id, "session.end_all", f"user:{user_id}", str(ended))
+        return ended
