@@ -135,14 +135,20 @@ def load_demo_secrets(data_dir: Path) -> dict[str, str]:
     """The demo's random signing secret and encryption key, made once per data directory
     (a 0600 file) and reused on restart."""
     path = data_dir / DEMO_SECRETS_FILE
+    if path.exists():
+        return dict(json.loads(path.read_text()))
     data_dir.mkdir(parents=True, exist_ok=True)
     fresh = {"secret_key": secrets.token_urlsafe(48), "encryption_keys": f"demo1:{generate_key()}"}
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return dict(json.loads(path.read_text()))
+    tmp = data_dir / f".{DEMO_SECRETS_FILE}.{secrets.token_hex(6)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(fresh, f)
+    try:
+        os.link(tmp, path)  # complete or absent, never half written; the first process wins
+    except FileExistsError:
+        return dict(json.loads(path.read_text()))
+    finally:
+        tmp.unlink()
     return fresh
 
 
