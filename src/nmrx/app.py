@@ -76,11 +76,11 @@ def create_app(container: Container) -> FastAPI:
     app.state.demo_logins = []
     app.add_middleware(
         SessionMiddleware,
-        secret_key=container.settings.secret_key,
+        secret_key=container.settings.signing_key,
         session_cookie="nmrx_session",
         max_age=container.settings.session_max_age_seconds,
         same_site="lax",
-        https_only=container.settings.secure_cookies,
+        https_only=container.settings.cookie_secure,
     )
     app.mount(
         "/static",

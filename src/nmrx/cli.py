@@ -11,13 +11,15 @@ import typer
 from rich.console import Console
 
 from nmrx.client.cli_commands import register as register_client_commands
-from nmrx.platform.config import InsecureSettings, Settings
+from nmrx.platform.config import DEMO_SECRETS_FILE, InsecureSettings, Settings, is_loopback
 
 app = typer.Typer(help="NMRX — the Numerai prediction exchange.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
+keys_app = typer.Typer(help="Encryption keys (NMRX_ENCRYPTION_KEYS).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console()
 err = Console(stderr=True)
 register_client_commands(app)  # login, markets, bid, ask, upload, download… (nmrx.client)
@@ -57,20 +59,34 @@ def demo(
     emulator_port: int = 0,
     emulator_seed: int = 42,
     history_rounds: int = typer.Option(32, help="rounds of score history per model"),
+    allow_remote: bool = typer.Option(
+        False, help="Listen on a non-loopback host anyway (the demo is not hardened)."
+    ),
 ) -> None:
     """Start a fresh demo marketplace: new SQLite database, the bundled Numerai emulator,
     demo users with test NMR, verified models and seller collateral."""
+    if not is_loopback(host):
+        if not allow_remote:
+            err.print(
+                f"[red]Refusing to serve the demo on {host}:[/red] it has known passwords and "
+                "a faucet; listen on 127.0.0.1, or pass --allow-remote if you really mean it."
+            )
+            raise typer.Exit(2)
+        err.print(f"[yellow]Warning:[/yellow] the demo is reachable from other machines on {host}.")
     from nmrx.demo.market import seed
     from nmrx.demo.run import EmulatorProcess, Snapshot
     from nmrx.platform.bootstrap import bootstrap
     from nmrx.platform.emulator_admin import EmulatorAdmin
     from nmrx.platform.private_files import write_private
 
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
     snapshot = Snapshot.from_env()  # internal: the browser tests' prepared demo
     restoring = snapshot is not None and snapshot.ready
-    if snapshot is not None and restoring:
+    if data_dir.exists():  # a fresh demo; its random secrets stay (reused on restart)
+        for child in data_dir.iterdir():
+            if restoring or child.name != DEMO_SECRETS_FILE:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    if snapshot is not None and restoring:  # the snapshot's data with the secrets it was made with
+        shutil.rmtree(data_dir, ignore_errors=True)
         snapshot.restore(data_dir)
     emulator = EmulatorProcess(
         port=emulator_port,
@@ -201,6 +217,36 @@ def db_upgrade() -> None:
         f"database at {container.settings.effective_database_url.split('@')[-1]} is up to date"
     )
     container.close()
+
+
+@keys_app.command("generate")
+def keys_generate(key_id: str = typer.Argument("k1", help="the new key's id")) -> None:
+    """Print a new random key as `id:base64key`, to put first in NMRX_ENCRYPTION_KEYS."""
+    from nmrx.platform.crypto import generate_key
+
+    console.print(f"{key_id}:{generate_key()}", soft_wrap=True, highlight=False)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt stored Numerai secrets, webhook secrets and files under the ring's first
+    key. Safe while serving: every process accepts every key of the ring meanwhile."""
+    from nmrx.delivery import webhooks
+    from nmrx.platform.bootstrap import bootstrap
+    from nmrx.sellers import numerai_keys
+
+    container = bootstrap(_settings())
+    try:
+        keys = numerai_keys.rotate_secrets(container)
+        hooks = webhooks.rotate_secrets(container)
+        files = container.files.rotate()
+    finally:
+        container.close()
+    primary = container.settings.encryption_ring.primary_id
+    console.print(
+        f"re-encrypted under key '{primary}': {keys} Numerai key(s), {hooks} webhook "
+        f"secret(s), {files} file(s)"
+    )
 
 
 @ledger_app.command("check")

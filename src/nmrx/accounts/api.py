@@ -12,7 +12,6 @@ from nmrx.accounts import service as accounts
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.platform.api_deps import container, principal, require
-from nmrx.platform.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1")
 
@@ -66,7 +65,9 @@ def login_for_token(body: LoginTokenRequest, request: Request) -> NewToken:
     """Exchange a username and password for a new personal API token (for the CLI's `login`)."""
     db = container(request).db
     who = accounts.authenticate(db, username=body.username, password=body.password)
-    token, info = accounts.create_token(db, user_id=who.user_id, name=body.name, scopes=body.scopes)
+    token, info = accounts.create_token(
+        db, user_id=who.user_id, name=body.name, scopes=body.scopes, password_login=True
+    )
     return NewToken(token=token, **_token_out(info))
 
 
@@ -87,17 +88,34 @@ def list_tokens(request: Request, who: Principal = Depends(require(Scope.READ)))
 def create_token(
     body: TokenRequest, request: Request, who: Principal = Depends(principal)
 ) -> NewToken:
-    wanted = set(body.scopes)
-    if not wanted <= {s.value for s in who.scopes}:
-        raise Forbidden("a token cannot create a token with scopes it does not have itself")
+    """Needs the `tokens` scope; the new token never has a scope its parent lacks."""
     token, info = accounts.create_token(
-        container(request).db, user_id=who.user_id, name=body.name, scopes=body.scopes
+        container(request).db, user_id=who.user_id, name=body.name, scopes=body.scopes, parent=who
     )
     return NewToken(token=token, **_token_out(info))
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["accounts"])
 def revoke_token(token_id: int, request: Request, who: Principal = Depends(principal)) -> TokenOut:
+    """Needs the `tokens` scope, unless a token revokes itself (a CLI's logout)."""
     c = container(request)
-    info = accounts.revoke_token(c.db, user_id=who.user_id, token_id=token_id, now=c.clock.now())
+    info = accounts.revoke_token(
+        c.db, user_id=who.user_id, token_id=token_id, now=c.clock.now(), caller=who
+    )
     return TokenOut(**_token_out(info))
+
+
+class SessionsEnded(BaseModel):
+    ended: int = Field(description="browser sessions ended")
+
+
+@router.delete("/sessions", response_model=SessionsEnded, tags=["accounts"])
+def end_all_sessions(
+    request: Request, who: Principal = Depends(require(Scope.TOKENS))
+) -> SessionsEnded:
+    """Log out everywhere: end every browser session of yours (API tokens stay; revoke them
+    with `DELETE /api/v1/tokens/{id}`). Needs the `tokens` scope."""
+    c = container(request)
+    return SessionsEnded(
+        ended=accounts.end_all_sessions(c.db, user_id=who.user_id, now=c.clock.now())
+    )

@@ -55,9 +55,13 @@ class Scope(StrEnum):
     READ = "read"
     TRADE = "trade"
     UPLOAD = "upload"
+    TOKENS = "tokens"  # manage API tokens and sessions: mint, revoke, log out everywhere
 
 
 ALL_SCOPES = frozenset(Scope)
+# What `nmrx login` asks for by default: a password login asking for all of them is a full
+# login, and its token may manage tokens too (the password could do so anyway).
+FULL_LOGIN_SCOPES = frozenset({Scope.READ, Scope.TRADE, Scope.UPLOAD})
 
 
 class AccountError(ValueError):
@@ -100,8 +104,32 @@ def check_password_strength(password: str, *, username: str) -> None:
 def parse_scopes(scopes: list[str] | str) -> frozenset[Scope]:
     items = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
     if not items:
-        raise AccountError("a token needs at least one scope: read, trade or upload")
+        raise AccountError("a token needs at least one scope: read, trade, upload or tokens")
     try:
         return frozenset(Scope(s.strip().lower()) for s in items)
     except ValueError as exc:
-        raise AccountError(f"unknown scope in {items!r}; scopes are read, trade, upload") from exc
+        raise AccountError(
+            f"unknown scope in {items!r}; scopes are read, trade, upload, tokens"
+        ) from exc
+
+
+def login_token_scopes(requested: frozenset[Scope]) -> frozenset[Scope]:
+    """The scopes of a token minted by a password login: those asked for, plus ``tokens``
+    for a full login (the password itself may manage tokens)."""
+    return requested | {Scope.TOKENS} if requested >= FULL_LOGIN_SCOPES else requested
+
+
+def may_mint(parent: frozenset[Scope], wanted: frozenset[Scope]) -> str | None:
+    """Why a token with ``parent`` scopes may not mint a token with ``wanted`` (None: it may)."""
+    if Scope.TOKENS not in parent:
+        return "this token lacks the 'tokens' scope, which managing tokens needs"
+    if not wanted <= parent:
+        return "a token cannot create a token with scopes it does not have itself"
+    return None
+
+
+def may_revoke(parent: frozenset[Scope], *, own_token: bool) -> str | None:
+    """Why a token may not revoke a token (None: it may). Any token may revoke itself."""
+    if own_token or Scope.TOKENS in parent:
+        return None
+    return "this token lacks the 'tokens' scope, which revoking another token needs"

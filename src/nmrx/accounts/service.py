@@ -1,4 +1,4 @@
-"""Use cases for accounts: register, authenticate, personal API tokens."""
+"""Use cases for accounts: register, authenticate, personal API tokens, browser sessions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,11 +17,14 @@ from nmrx.accounts.rules import (
     AccountError,
     Scope,
     check_password_strength,
+    login_token_scopes,
+    may_mint,
+    may_revoke,
     normalise_username,
     parse_scopes,
     username_key,
 )
-from nmrx.accounts.tables import ApiToken, User
+from nmrx.accounts.tables import ApiToken, User, WebSession
 from nmrx.platform.clock import Clock
 from nmrx.platform.db import Database
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -39,6 +42,7 @@ class Principal:
     user_id: int
     username: str
     scopes: frozenset[Scope]
+    token_id: int | None = None  # the API token calling; None for a password or a session
 
     def require(self, scope: Scope) -> None:
         if scope not in self.scopes:
@@ -122,13 +126,27 @@ def principal_for_user(db: Database, user_id: int) -> Principal | None:
 
 
 def create_token(
-    db: Database, *, user_id: int, name: str, scopes: list[str] | str
+    db: Database,
+    *,
+    user_id: int,
+    name: str,
+    scopes: list[str] | str,
+    parent: Principal | None = None,
+    password_login: bool = False,
 ) -> tuple[str, TokenInfo]:
-    """Returns the token in clear (shown once) and its stored description."""
+    """Returns the token in clear (shown once) and its stored description. ``parent``: the
+    token minting it, whose scopes bound the new one's; ``password_login``: minted by a
+    password (a full login's token may manage tokens)."""
     try:
         parsed = parse_scopes(scopes)
     except AccountError as exc:
         raise InvalidInput(str(exc)) from exc
+    if parent is not None:
+        refused = may_mint(parent.scopes, parsed)
+        if refused:
+            raise Forbidden(refused)
+    if password_login:
+        parsed = login_token_scopes(parsed)
     label = (name or "").strip()
     if not 1 <= len(label) <= 80:
         raise InvalidInput("a token needs a name of 1 to 80 characters")
@@ -167,11 +185,24 @@ def list_tokens(db: Database, *, user_id: int) -> list[TokenInfo]:
         return [_info(r) for r in rows]
 
 
-def revoke_token(db: Database, *, user_id: int, token_id: int, now: datetime) -> TokenInfo:
+def revoke_token(
+    db: Database,
+    *,
+    user_id: int,
+    token_id: int,
+    now: datetime,
+    caller: Principal | None = None,
+) -> TokenInfo:
+    """``caller``: the token asking (None: a browser session), which needs the ``tokens``
+    scope unless it revokes itself."""
     with db.transaction() as session:
         row = session.get(ApiToken, token_id)
         if row is None or row.user_id != user_id:
             raise NotFound(f"no token {token_id} on your account")
+        if caller is not None:
+            refused = may_revoke(caller.scopes, own_token=caller.token_id == row.id)
+            if refused:
+                raise Forbidden(refused)
         if row.revoked_at is None:
             row.revoked_at = now
             _audit(session, user_id, "token.revoke", f"token:{row.id}")
@@ -195,4 +226,58 @@ def principal_for_token(db: Database, token: str, *, clock: Clock) -> Principal:
         last = row.last_used_at
         if last is None or now - last > USE_STAMP:
             row.last_used_at = now
-        return Principal(user.id, user.username, frozenset(Scope(s) for s in row.scopes.split()))
+        scopes = frozenset(Scope(s) for s in row.scopes.split())
+        return Principal(user.id, user.username, scopes, token_id=row.id)
+
+
+def start_session(db: Database, *, user_id: int, now: datetime, max_age_seconds: int) -> str:
+    """A new browser session; returns its id (for the cookie only; stored hashed)."""
+    sid = secrets.token_urlsafe(32)
+    with db.transaction() as session:
+        session.add(
+            WebSession(
+                user_id=user_id,
+                token_hash=_hash_token(sid),
+                created_at=now,
+                expires_at=now + timedelta(seconds=max_age_seconds),
+            )
+        )
+    return sid
+
+
+def principal_for_session(db: Database, sid: str | None, *, now: datetime) -> Principal | None:
+    """The user of a live browser session (all scopes); None when it ended or expired."""
+    if not sid:
+        return None
+    with db.transaction() as session:
+        row = session.scalars(
+            select(WebSession).where(WebSession.token_hash == _hash_token(sid))
+        ).first()
+        if row is None or row.ended_at is not None or row.expires_at <= now:
+            return None
+        user = session.get(User, row.user_id)
+        return Principal(user.id, user.username, frozenset(Scope)) if user else None
+
+
+def end_session(db: Database, sid: str | None, *, now: datetime) -> None:
+    if not sid:
+        return
+    with db.transaction() as session:
+        session.execute(
+            update(WebSession)
+            .where(WebSession.token_hash == _hash_token(sid), WebSession.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+
+def end_all_sessions(db: Database, *, user_id: int, now: datetime) -> int:
+    """Log out everywhere: ends every live browser session of the user; returns how many."""
+    with db.transaction() as session:
+        result = session.execute(
+            update(WebSession)
+            .where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+        ended = int(getattr(result, "rowcount", 0) or 0)
+        _audit(session, user_id, "session.end_all", f"user:{user_id}", str(ended))
+        return ended

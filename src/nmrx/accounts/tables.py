@@ -1,4 +1,4 @@
-"""Tables of accounts: users and their API tokens."""
+"""Tables of accounts: users, their API tokens and browser sessions."""
 
 from __future__ import annotations
 
@@ -36,3 +36,17 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSession(Base):
+    """A browser session, server side: the cookie carries a random id whose hash is here, so
+    logging out (or out everywhere) ends it for good, even for a copied cookie."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()

@@ -78,6 +78,19 @@ def logout(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
+@router.post("/logout-everywhere", dependencies=[Depends(csrf_protect)])
+def logout_everywhere(request: Request) -> Response:
+    """Ends every browser session of the user, this one included."""
+    user_id = current_user_id(request)
+    if user_id is None:
+        return to_login(request)
+    c = container(request)
+    ended = accounts.end_all_sessions(c.db, user_id=user_id, now=c.clock.now())
+    logout_session(request)
+    flash(request, f"You are logged out everywhere ({ended} browser session(s) ended).")
+    return RedirectResponse("/", status_code=303)
+
+
 @router.get("/tokens", response_class=HTMLResponse)
 def tokens_page(request: Request) -> Response:
     user_id = current_user_id(request)

@@ -48,7 +48,7 @@ class _ClockSigner(TimestampSigner):
 
 def _signer(c: Container) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(
-        c.settings.secret_key,
+        c.settings.signing_key,
         salt="nmrx-download-link",
         signer=_ClockSigner,
         signer_kwargs={"clock": c.clock},

@@ -222,3 +222,10 @@ def calls(c: Container, *, user_id: int, limit: int = 50) -> list[CallInfo]:
             .limit(limit)
         ).all()
         return [_call_info(r) for r in rows]
+
+
+def rotate_secrets(c: Container) -> int:
+    """Re-encrypts every webhook signing secret under the key ring's first key."""
+    from nmrx.platform.rotation import rewrap_column
+
+    return rewrap_column(c.db, c.key_box, SellerWebhook, lambda row: _assoc(row.user_id))

@@ -81,10 +81,10 @@ def bootstrap(
         settings=settings,
         db=db,
         numerai=numerai,
-        key_box=SecretBox(settings.secret_key, "numerai-api-key"),
+        key_box=SecretBox(settings.encryption_ring, "numerai-api-key"),
         clock=make_clock(settings),
         files=LocalEncryptedStore(
-            settings.data_dir / "files", SecretBox(settings.secret_key, "files")
+            settings.data_dir / "files", SecretBox(settings.encryption_ring, "files")
         ),
     )
     if queue:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import os
+import secrets
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nmrx.platform.crypto import KeyRing, WeakSecret, check_secret, generate_key
+
+# Was the demo's public signing secret; now only the legacy reader of demo ciphertexts made
+# before per-data-directory secrets. Never signs anything.
 DEMO_SECRET_KEY = "demo-secret-key-not-for-production"
+DEMO_SECRETS_FILE = "demo-secrets.json"
 
 
 class InsecureSettings(RuntimeError):
@@ -20,7 +29,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: a SQLite file in data_dir
-    secret_key: str = DEMO_SECRET_KEY
+    secret_key: str = Field("", description="signs sessions and links (required outside demo)")
+    encryption_keys: str = Field(
+        "", description="key ring id:base64key,…: the first encrypts, all decrypt (required)"
+    )
     demo: bool = False
     base_url: str = "http://127.0.0.1:8000"
     numerai_api_url: str = "https://api-tournament.numer.ai"
@@ -69,22 +81,87 @@ class Settings(BaseSettings):
     faucet_max_units: int = 1_000 * 100_000_000  # 1,000 NMR per faucet request
     platform_fee_rate_bp: int = Field(200, description="fee on seller proceeds, basis points")
     session_max_age_seconds: int = 14 * 24 * 3600
-    secure_cookies: bool = False
+    secure_cookies: bool | None = Field(None, description="empty: Secure outside demo mode")
 
     @model_validator(mode="after")
-    def _refuse_default_secret_outside_demo(self) -> Settings:
-        if not self.demo and self.secret_key == DEMO_SECRET_KEY:
+    def _refuse_weak_secrets(self) -> Settings:
+        try:
+            if self.secret_key:
+                if self.secret_key == DEMO_SECRET_KEY:
+                    raise WeakSecret("NMRX_SECRET_KEY is the public demo secret")
+                check_secret("NMRX_SECRET_KEY", self.secret_key)
+            if self.encryption_keys:
+                KeyRing.parse(self.encryption_keys)
+        except WeakSecret as exc:
+            raise InsecureSettings(str(exc)) from exc
+        if not self.demo and not self.secret_key:
             raise InsecureSettings(
-                "NMRX_SECRET_KEY is left at its demo default; set a long random secret "
+                "NMRX_SECRET_KEY is not set; set a long random secret "
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
                 "or run in demo mode (NMRX_DEMO=true)."
             )
-        if not self.demo and len(self.secret_key) < 32:
-            raise InsecureSettings("NMRX_SECRET_KEY must be at least 32 characters long.")
+        if not self.demo and not self.encryption_keys:
+            raise InsecureSettings(
+                "NMRX_ENCRYPTION_KEYS is not set; set a key ring such as "
+                "`k1:<32 random bytes, base64>` (`nmrx keys generate` prints one)."
+            )
         return self
+
+    @cached_property
+    def demo_secrets(self) -> dict[str, str]:
+        return load_demo_secrets(self.data_dir)
+
+    @cached_property
+    def signing_key(self) -> str:
+        """Signs sessions and links: NMRX_SECRET_KEY, or the demo data directory's own."""
+        return self.secret_key or self.demo_secrets["secret_key"]
+
+    @cached_property
+    def encryption_ring(self) -> KeyRing:
+        """Encrypts stored secrets and files. Ciphertexts from before the ring decrypt with
+        the secret that made them (NMRX_SECRET_KEY; the old public secret in demo mode)."""
+        legacy = self.secret_key or DEMO_SECRET_KEY
+        return KeyRing.parse(
+            self.encryption_keys or self.demo_secrets["encryption_keys"], legacy_secret=legacy
+        )
+
+    @property
+    def cookie_secure(self) -> bool:
+        return (not self.demo) if self.secure_cookies is None else self.secure_cookies
 
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'nmrx.sqlite3').resolve()}"
+
+
+def load_demo_secrets(data_dir: Path) -> dict[str, str]:
+    """The demo's random signing secret and encryption key, made once per data directory
+    (a 0600 file) and reused on restart."""
+    path = data_dir / DEMO_SECRETS_FILE
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fresh = {"secret_key": secrets.token_urlsafe(48), "encryption_keys": f"demo1:{generate_key()}"}
+    tmp = data_dir / f".{DEMO_SECRETS_FILE}.{secrets.token_hex(6)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(fresh, f)
+    try:
+        os.link(tmp, path)  # complete or absent, never half written; the first process wins
+    except FileExistsError:
+        return dict(json.loads(path.read_text()))
+    finally:
+        tmp.unlink()
+    return fresh
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host to listen on is reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

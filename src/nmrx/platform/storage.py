@@ -24,6 +24,8 @@ class ContentStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def rotate(self) -> int: ...
+
 
 def fingerprint(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
@@ -57,3 +59,29 @@ class LocalEncryptedStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def rotate(self) -> int:
+        """Re-encrypts every stored file not yet under the key ring's first key, each
+        replaced atomically (a reader sees the old or the new file, both decrypt); returns
+        how many moved."""
+        moved = 0
+        for path in sorted(self.root.glob("*/*")):
+            key = path.name
+            if not key.isalnum() or path != self._path(key):
+                continue
+            try:
+                new = self.box.rewrap(path.read_bytes(), associated=key)
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            if new is None:
+                continue
+            tmp = path.with_name(f"{key}.rotating")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(new)
+            if not path.exists():  # deleted meanwhile: do not bring it back
+                tmp.unlink(missing_ok=True)
+                continue
+            os.replace(tmp, path)
+            moved += 1
+        return moved

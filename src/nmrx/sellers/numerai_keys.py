@@ -23,6 +23,7 @@ from nmrx.platform.numerai import (
     NumeraiPermissionError,
     NumeraiUnavailable,
 )
+from nmrx.platform.rotation import rewrap_column
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers import ownership
 from nmrx.sellers.tables import NumeraiApiKey, NumeraiModel
@@ -152,4 +153,11 @@ def key_for_model(
 def decrypt_secret(box: SecretBox, row: NumeraiApiKey) -> str:
     return box.decrypt_text(
         row.secret_ciphertext, associated=_associated(row.user_id, row.public_id)
+    )
+
+
+def rotate_secrets(c: Container) -> int:
+    """Re-encrypts every stored Numerai secret under the key ring's first key."""
+    return rewrap_column(
+        c.db, c.key_box, NumeraiApiKey, lambda row: _associated(row.user_id, row.public_id)
     )

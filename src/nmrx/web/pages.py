@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from nmrx.platform.api_deps import container
 from nmrx.wallet.money import format_nmr
-from nmrx.web.session import csrf_token, flash, pop_flashes
+from nmrx.web.session import csrf_token, current_username, flash, pop_flashes
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["nmr"] = format_nmr
@@ -23,7 +23,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: objec
     base = {
         "request": request,
         "csrf_token": csrf_token(request),
-        "user": request.session.get("username"),
+        "user": current_username(request),
         "demo": c.settings.demo,
         "demo_logins": getattr(request.app.state, "demo_logins", []),
         "flashes": pop_flashes(request),

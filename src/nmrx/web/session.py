@@ -1,4 +1,7 @@
-"""Browser sessions and CSRF protection for every form."""
+"""Browser sessions and CSRF protection for every form.
+
+The signed cookie carries a random session id; the session itself lives in the database
+(``accounts.service``), so logging out, or out everywhere, ends it even for a copied cookie."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import secrets
 
 from fastapi import Request
 
+from nmrx.accounts import service as accounts
+from nmrx.platform.api_deps import container
 from nmrx.platform.errors import Forbidden, Unauthorized
 
 
@@ -32,19 +37,49 @@ async def csrf_protect(request: Request) -> None:
 
 
 def login_session(request: Request, *, user_id: int, username: str) -> None:
+    c = container(request)
     request.session.clear()  # new session on login: no fixation
+    request.session["sid"] = accounts.start_session(
+        c.db,
+        user_id=user_id,
+        now=c.clock.now(),
+        max_age_seconds=c.settings.session_max_age_seconds,
+    )
     request.session["user_id"] = user_id
     request.session["username"] = username
+    request.state.session_user = user_id
     csrf_token(request)
 
 
 def logout_session(request: Request) -> None:
+    c = container(request)
+    accounts.end_session(c.db, request.session.get("sid"), now=c.clock.now())
     request.session.clear()
+    request.state.session_user = None
 
 
 def current_user_id(request: Request) -> int | None:
-    value = request.session.get("user_id")
-    return int(value) if value is not None else None
+    """The logged-in user, if the session is still live server side (checked once a request);
+    an ended or expired session is forgotten."""
+    if hasattr(request.state, "session_user"):
+        cached: int | None = request.state.session_user
+        return cached
+    user_id: int | None = None
+    if request.session.get("user_id") is not None:
+        c = container(request)
+        who = accounts.principal_for_session(c.db, request.session.get("sid"), now=c.clock.now())
+        if who is not None and who.user_id == int(request.session["user_id"]):
+            user_id = who.user_id
+        else:
+            request.session.pop("user_id", None)
+            request.session.pop("username", None)
+            request.session.pop("sid", None)
+    request.state.session_user = user_id
+    return user_id
+
+
+def current_username(request: Request) -> str | None:
+    return request.session.get("username") if current_user_id(request) is not None else None
 
 
 def require_login(request: Request) -> int:

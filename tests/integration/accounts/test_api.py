@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from nmrx.app import create_app
 from nmrx.platform.bootstrap import Container, bootstrap
+from nmrx.platform.crypto import generate_key
 from nmrx.platform.errors import Unauthorized
 from nmrx.wallet import ledger
 from nmrx.wallet import service as wallet
@@ -183,7 +185,15 @@ def test_faucet_retry_with_the_same_idempotency_key_credits_once(
 
 
 def test_faucet_does_not_exist_outside_demo_mode(database_url: str, tmp_path: Path) -> None:
-    production = bootstrap(make_settings(database_url, tmp_path, demo=False, secret_key="x" * 40))
+    production = bootstrap(
+        make_settings(
+            database_url,
+            tmp_path,
+            demo=False,
+            secret_key=secrets.token_urlsafe(48),
+            encryption_keys=f"k1:{generate_key()}",
+        )
+    )
     try:
         client = TestClient(create_app(production))
         user = make_user(production)

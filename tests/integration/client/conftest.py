@@ -43,7 +43,8 @@ class Party:
 
 def party(server: LiveServer, market: Container, emulator: EmulatorServer, **kw: int) -> Party:
     t = trader(market, emulator, **kw)
-    token = make_token(market, t.user)
+    # The token `nmrx login` stores: a full password login, which may manage tokens.
+    token = make_token(market, t.user, scopes="read trade upload tokens")
     return Party(t, token, Client(server.url, token, backoff=0.01))
 
 
