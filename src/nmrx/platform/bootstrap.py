@@ -23,6 +23,7 @@ from nmrx.sellers.rules import CollateralPolicy
 from nmrx.wallet import repo as ledger_db
 
 if TYPE_CHECKING:
+    from nmrx.platform.rate_limit import RateLimiter
     from nmrx.worker import Worker
 
 log = logging.getLogger("nmrx")
@@ -36,6 +37,7 @@ class Container:
     key_box: SecretBox
     clock: Clock
     files: ContentStore
+    rate_limiter: RateLimiter
     bus: MessageBus = field(default_factory=MessageBus)
     # The worker's queue when this process hands background work to it (``queue=True``:
     # the app, ``nmrx demo``, ``nmrx worker``); None where services run it inline (tests).
@@ -56,6 +58,7 @@ class Container:
 
     def close(self) -> None:
         self.db.dispose()
+        self.rate_limiter.close()
 
 
 def bootstrap(
@@ -63,6 +66,8 @@ def bootstrap(
 ) -> Container:
     """The application's parts, wired. ``queue``: hand background work (submitting what an
     upload made due) to the worker's queue instead of leaving it to the next tick."""
+    from nmrx.platform.rate_limit import RateLimiter  # it imports the API's dependencies
+
     settings = settings or Settings()
     db = Database(make_engine(settings.effective_database_url))
     if migrate:
@@ -84,6 +89,7 @@ def bootstrap(
         files=LocalEncryptedStore(
             settings.data_dir / "files", SecretBox(settings.secret_key, "files")
         ),
+        rate_limiter=RateLimiter.from_settings(settings),
     )
     if queue:
         from nmrx.worker import Worker
