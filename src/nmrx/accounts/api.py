@@ -79,6 +79,7 @@ def login_for_token(body: LoginTokenRequest, request: Request) -> NewToken:
     """Exchange a username and password for a new personal API token (for the CLI's `login`)."""
     db = container(request).db
     who = accounts.authenticate(db, username=body.username, password=body.password)
+    rate_limit.limiter(request).hit("tokens", str(who.user_id))
     token, info = accounts.create_token(db, user_id=who.user_id, name=body.name, scopes=body.scopes)
     return NewToken(token=token, **_token_out(info))
 

@@ -229,6 +229,6 @@ def login() -> Callable[[Request], Awaitable[None]]:
         rate.hit("login_ip", client_address(request))
         name = await _username(request)
         if name:
-            rate.hit("login_username", username_key(name))
+            rate.hit("login_username", username_key(name)[:64])  # names are ≤ 30 characters
 
     return dependency

@@ -162,6 +162,8 @@ def test_new_tokens_are_limited_per_account_across_addresses_and_pages(build: Bu
     )
     assert_limited_page(page, within=3600)
     assert client(c).post("/api/v1/tokens", json=wanted, headers=theirs).status_code == 201
+    # Exchanging the password for a token (the CLI's login) mints one too.
+    assert_limited_json(api_login(client(c), me.username), within=3600)
     # A token nobody knows is a 401 (not a count against anyone).
     unknown = client(c).post("/api/v1/tokens", json=wanted, headers=bearer("nmrx_nope"))
     assert unknown.status_code == 401
