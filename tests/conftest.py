@@ -20,11 +20,13 @@ from nmrx.platform.bootstrap import Container, bootstrap
 from nmrx.platform.config import Settings
 from nmrx.platform.db import make_engine
 from nmrx.platform.migrate import upgrade
+from nmrx.platform.rate_limit import RULES
 from nmrx.wallet import ledger
 
 PG_URL = os.environ.get("NMRX_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+RATE_LIMITS = [rule.setting for rule in RULES.values()]
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -118,6 +120,9 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "demo": True,
         "database_url": database_url,
         "data_dir": tmp_path / "data",
+        # Tests log in and register many times from one address; the rate limits' own tests
+        # (tests/integration/platform/test_rate_limits.py) set small limits.
+        **{name: "10000/minute" for name in RATE_LIMITS},
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from nmrx.notifications import api as notifications_api
 from nmrx.notifications import web as notifications_web
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.bounds import bounded_numbers
-from nmrx.platform.errors import ServiceError, Unauthorized
+from nmrx.platform.errors import ServiceError, TooManyRequests, Unauthorized
 from nmrx.reputation import api as reputation_api
 from nmrx.reputation import web as reputation_web
 from nmrx.sellers import api as sellers_api
@@ -92,12 +92,16 @@ def create_app(container: Container) -> FastAPI:
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
         if not _wants_json(request):
             if isinstance(exc, Unauthorized):
                 return to_login(request)
-            return render(request, "error.html", status_code=exc.status, error=exc.message)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+            page = render(request, "error.html", status_code=exc.status, error=exc.message)
+            page.headers.update(headers)
+            return page
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers or None)
 
     @app.exception_handler(InvalidAmount)
     async def invalid_amount(request: Request, exc: InvalidAmount) -> Response:

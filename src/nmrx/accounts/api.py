@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from nmrx.accounts import service as accounts
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
+from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container, principal, require
 
 router = APIRouter(prefix="/api/v1")
@@ -54,17 +55,30 @@ def _token_out(info: accounts.TokenInfo) -> dict[str, object]:
     return {k: getattr(info, k) for k in TokenOut.model_fields}
 
 
-@router.post("/auth/register", response_model=Me, status_code=201, tags=["accounts"])
+@router.post(
+    "/auth/register",
+    response_model=Me,
+    status_code=201,
+    tags=["accounts"],
+    dependencies=[Depends(rate_limit.per_ip("register_ip"))],
+)
 def register(body: Credentials, request: Request) -> Me:
     who = accounts.register(container(request).db, username=body.username, password=body.password)
     return Me(id=who.user_id, username=who.username, scopes=sorted(who.scopes))
 
 
-@router.post("/auth/tokens", response_model=NewToken, status_code=201, tags=["accounts"])
+@router.post(
+    "/auth/tokens",
+    response_model=NewToken,
+    status_code=201,
+    tags=["accounts"],
+    dependencies=[Depends(rate_limit.login())],
+)
 def login_for_token(body: LoginTokenRequest, request: Request) -> NewToken:
     """Exchange a username and password for a new personal API token (for the CLI's `login`)."""
     db = container(request).db
     who = accounts.authenticate(db, username=body.username, password=body.password)
+    rate_limit.limiter(request).hit("tokens", str(who.user_id))
     token, info = accounts.create_token(
         db, user_id=who.user_id, name=body.name, scopes=body.scopes, password_login=True
     )
@@ -84,7 +98,13 @@ def list_tokens(request: Request, who: Principal = Depends(require(Scope.READ)))
     ]
 
 
-@router.post("/tokens", response_model=NewToken, status_code=201, tags=["accounts"])
+@router.post(
+    "/tokens",
+    response_model=NewToken,
+    status_code=201,
+    tags=["accounts"],
+    dependencies=[Depends(rate_limit.per_account("tokens"))],
+)
 def create_token(
     body: TokenRequest, request: Request, who: Principal = Depends(principal)
 ) -> NewToken:

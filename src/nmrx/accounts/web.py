@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from nmrx.accounts import service as accounts
+from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container
 from nmrx.platform.errors import ServiceError
 from nmrx.web.pages import render, to_login
@@ -31,7 +32,10 @@ def register_page(request: Request) -> Response:
     return render(request, "register.html", username="")
 
 
-@router.post("/register", dependencies=[Depends(csrf_protect)])
+@router.post(
+    "/register",
+    dependencies=[Depends(csrf_protect), Depends(rate_limit.per_ip("register_ip"))],
+)
 def register(request: Request, username: str = Form(""), password: str = Form("")) -> Response:
     try:
         who = accounts.register(container(request).db, username=username, password=password)
@@ -49,7 +53,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
     return render(request, "login.html", username="", next=_safe_next(next))
 
 
-@router.post("/login", dependencies=[Depends(csrf_protect)])
+@router.post("/login", dependencies=[Depends(csrf_protect), Depends(rate_limit.login())])
 def login(
     request: Request,
     username: str = Form(""),
@@ -100,7 +104,9 @@ def tokens_page(request: Request) -> Response:
     return render(request, "tokens.html", tokens=tokens, new_token=None)
 
 
-@router.post("/tokens", dependencies=[Depends(csrf_protect)])
+@router.post(
+    "/tokens", dependencies=[Depends(csrf_protect), Depends(rate_limit.per_session("tokens"))]
+)
 async def tokens_create(request: Request) -> Response:
     user_id = current_user_id(request)
     if user_id is None:

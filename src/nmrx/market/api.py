@@ -37,6 +37,7 @@ from nmrx.market.schemas import (
 )
 from nmrx.platform.api_deps import bearer, container, principal, require
 from nmrx.platform.errors import InvalidInput
+from nmrx.platform.sse import effective_poll, event_stream
 from nmrx.platform.sse import sse as _sse
 from nmrx.platform.wire import Money
 
@@ -143,12 +144,15 @@ async def stream(
     instrument_id: int, request: Request, poll: float = 0.5, max_events: int | None = None
 ) -> StreamingResponse:
     """Server-sent events: ``book`` (L2 with its ``seq``) whenever the book changes and
-    ``trade`` for every new fill. ``max_events`` ends the stream (for scripts and tests)."""
+    ``trade`` for every new fill. ``max_events`` ends the stream (for scripts and tests).
+    A ``poll`` below the exchange's minimum interval polls at that minimum; a client holds a
+    few streams at a time (429 beyond)."""
     c = container(request)
     first = await run_in_threadpool(market_data.book, c, instrument_id=instrument_id)
     latest = await run_in_threadpool(market_data.trades, c, instrument_id=instrument_id, limit=1)
     if not 0.05 <= poll <= 10:
         raise InvalidInput("poll must be between 0.05 and 10 seconds")
+    poll = effective_poll(request, poll)
 
     async def events() -> AsyncIterator[str]:
         view, last_trade, seq, sent = first, (latest[0].id if latest else 0), -1, 0
@@ -172,7 +176,7 @@ async def stream(
             await asyncio.sleep(poll)
             view = await run_in_threadpool(market_data.book, c, instrument_id=instrument_id)
 
-    return StreamingResponse(events(), media_type="text/event-stream")
+    return event_stream(request, events(), user_id=None)
 
 
 @router.get(

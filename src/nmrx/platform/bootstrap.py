@@ -24,6 +24,7 @@ from nmrx.sellers.rules import CollateralPolicy
 from nmrx.wallet import repo as ledger_db
 
 if TYPE_CHECKING:
+    from nmrx.platform.rate_limit import RateLimiter
     from nmrx.worker import Worker
 
 log = logging.getLogger("nmrx")
@@ -37,6 +38,7 @@ class Container:
     key_box: SecretBox
     clock: Clock
     files: ContentStore
+    rate_limiter: RateLimiter
     bus: MessageBus = field(default_factory=MessageBus)
     # The worker's queue when this process hands background work to it (``queue=True``:
     # the app, ``nmrx demo``, ``nmrx worker``); None where services run it inline (tests).
@@ -57,6 +59,7 @@ class Container:
 
     def close(self) -> None:
         self.db.dispose()
+        self.rate_limiter.close()
 
 
 def bootstrap(
@@ -64,6 +67,8 @@ def bootstrap(
 ) -> Container:
     """The application's parts, wired. ``queue``: hand background work (submitting what an
     upload made due) to the worker's queue instead of leaving it to the next tick."""
+    from nmrx.platform.rate_limit import RateLimiter  # it imports the API's dependencies
+
     settings = settings or Settings()
     db = Database(make_engine(settings.effective_database_url))
     if migrate:
@@ -86,6 +91,7 @@ def bootstrap(
         files=LocalEncryptedStore(
             settings.data_dir / "files", SecretBox(settings.encryption_ring, "files")
         ),
+        rate_limiter=RateLimiter.from_settings(settings),
     )
     if queue:
         from nmrx.worker import Worker

@@ -19,6 +19,14 @@ from nmrx.platform.crypto import KeyRing, WeakSecret, check_secret, generate_key
 DEMO_SECRET_KEY = "demo-secret-key-not-for-production"
 DEMO_SECRETS_FILE = "demo-secrets.json"
 
+# A demo runs on loopback: every visitor shares one address, and the passwords are public.
+DEMO_RATE_LIMITS: dict[str, object] = {
+    "rate_limit_login_per_ip": "100/minute",
+    "rate_limit_login_per_username": "30/minute",
+    "rate_limit_register_per_ip": "100/hour",
+    "rate_limit_streams_per_client": 20,
+}
+
 
 class InsecureSettings(RuntimeError):
     """Settings that must not be used outside demo mode."""
@@ -82,6 +90,38 @@ class Settings(BaseSettings):
     platform_fee_rate_bp: int = Field(200, description="fee on seller proceeds, basis points")
     session_max_age_seconds: int = 14 * 24 * 3600
     secure_cookies: bool | None = Field(None, description="empty: Secure outside demo mode")
+
+    # Rate limits ("N/second|minute|hour|day", moving windows; counted in Redis when
+    # NMRX_REDIS_URL is set, so every process shares them). In demo mode every visitor comes
+    # from the same loopback address: the per-address limits default higher there.
+    rate_limit_login_per_ip: str = "10/minute"
+    rate_limit_login_per_username: str = "10/minute"
+    rate_limit_register_per_ip: str = "5/hour"
+    rate_limit_tokens_per_account: str = "10/hour"
+    rate_limit_verifications_per_account: str = Field(
+        "10/hour", description="model verification codes requested (each asks Numerai)"
+    )
+    rate_limit_verification_checks_per_account: str = Field(
+        "30/hour", description="verification codes checked (each asks Numerai)"
+    )
+    rate_limit_numerai_keys_per_account: str = Field(
+        "10/hour", description="Numerai keys added (each asks Numerai)"
+    )
+    rate_limit_faucet_per_account: str = "10/hour"
+    rate_limit_streams_per_client: int = Field(
+        5, ge=1, description="open event streams per account (per address when anonymous)"
+    )
+    rate_limit_stream_min_poll_seconds: float = Field(
+        0.5, gt=0, description="streams asked to poll faster poll this often"
+    )
+
+    @model_validator(mode="after")
+    def _demo_rate_limits(self) -> Settings:
+        if self.demo:
+            for name, value in DEMO_RATE_LIMITS.items():
+                if name not in self.model_fields_set:
+                    setattr(self, name, value)
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

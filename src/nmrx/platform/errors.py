@@ -35,3 +35,13 @@ class Unavailable(ServiceError):
     """A dependency (Numerai) is unavailable: nothing was changed, try again later."""
 
     status = 503
+
+
+class TooManyRequests(ServiceError):
+    """A rate limit is reached: nothing was done; ``retry_after`` seconds until it allows again."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

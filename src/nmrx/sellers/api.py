@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
+from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container, require
 from nmrx.platform.wire import AmountIn, Money
 from nmrx.sellers import collateral, numerai_keys, ownership
@@ -104,7 +105,13 @@ def list_keys(request: Request, who: Principal = Depends(require(Scope.READ))) -
     ]
 
 
-@router.post("/numerai-keys", response_model=KeyOut, status_code=201, tags=["numerai keys"])
+@router.post(
+    "/numerai-keys",
+    response_model=KeyOut,
+    status_code=201,
+    tags=["numerai keys"],
+    dependencies=[Depends(rate_limit.per_account("numerai_keys"))],
+)
 def add_key(
     body: KeyIn, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> KeyOut:
@@ -122,7 +129,13 @@ def delete_key(
     numerai_keys.delete_key(container(request), user_id=who.user_id, key_id=key_id)
 
 
-@router.post("/models/verifications", response_model=CodeOut, status_code=201, tags=["models"])
+@router.post(
+    "/models/verifications",
+    response_model=CodeOut,
+    status_code=201,
+    tags=["models"],
+    dependencies=[Depends(rate_limit.per_account("verifications"))],
+)
 def request_code(
     body: VerificationIn, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> CodeOut:
@@ -140,7 +153,12 @@ def list_codes(request: Request, who: Principal = Depends(require(Scope.READ))) 
     return [_code(i) for i in ownership.list_codes(container(request), user_id=who.user_id)]
 
 
-@router.post("/models/verifications/{code_id}/check", response_model=CheckOut, tags=["models"])
+@router.post(
+    "/models/verifications/{code_id}/check",
+    response_model=CheckOut,
+    tags=["models"],
+    dependencies=[Depends(rate_limit.per_account("verification_checks"))],
+)
 def check_code(
     code_id: int, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> CheckOut:

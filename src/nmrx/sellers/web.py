@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from nmrx.delivery import service as delivery
 from nmrx.delivery import uploads
 from nmrx.notifications import service as notifications
+from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container
 from nmrx.platform.errors import InvalidInput, ServiceError
 from nmrx.sellers import collateral, numerai_keys, ownership
@@ -78,7 +79,10 @@ async def sell_upload(request: Request, model_id: int) -> Response:
     return _back("/sell")
 
 
-@router.post("/sell/verifications", dependencies=[Depends(csrf_protect)])
+@router.post(
+    "/sell/verifications",
+    dependencies=[Depends(csrf_protect), Depends(rate_limit.per_session("verifications"))],
+)
 def sell_request_code(
     request: Request, model_name: str = Form(""), tournament: str = Form("classic")
 ) -> Response:
@@ -99,7 +103,13 @@ def sell_request_code(
     return _back("/sell")
 
 
-@router.post("/sell/verifications/{code_id}/check", dependencies=[Depends(csrf_protect)])
+@router.post(
+    "/sell/verifications/{code_id}/check",
+    dependencies=[
+        Depends(csrf_protect),
+        Depends(rate_limit.per_session("verification_checks")),
+    ],
+)
 def sell_check_code(request: Request, code_id: int) -> Response:
     user_id = current_user_id(request)
     if user_id is None:
@@ -138,7 +148,10 @@ def keys_page(request: Request) -> Response:
     )
 
 
-@router.post("/numerai-keys", dependencies=[Depends(csrf_protect)])
+@router.post(
+    "/numerai-keys",
+    dependencies=[Depends(csrf_protect), Depends(rate_limit.per_session("numerai_keys"))],
+)
 def keys_add(request: Request, public_id: str = Form(""), secret: str = Form("")) -> Response:
     user_id = current_user_id(request)
     if user_id is None:

@@ -93,7 +93,9 @@ async def fill_stream(
 ) -> StreamingResponse:
     """Server-sent events: ``fill`` for every state change of your fills (as buyer or
     seller), oldest first. The stream starts after ``after`` (an event id), or after the
-    ``Last-Event-ID`` a reconnecting client sends, else from now. ``max_events`` ends it."""
+    ``Last-Event-ID`` a reconnecting client sends, else from now. ``max_events`` ends it.
+    A ``poll`` below the exchange's minimum interval polls at that minimum; an account holds a
+    few streams at a time (429 beyond)."""
     return await stream_fill_changes(
         request, user_id=who.user_id, after=after, poll=poll, max_events=max_events
     )
@@ -123,4 +125,5 @@ async def stream_fill_changes(
         data_of=lambda change: FillChangeOut(**change.__dict__).model_dump(mode="json"),
         poll=poll,
         max_events=max_events,
+        user_id=user_id,
     )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
+from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container, require
 from nmrx.platform.errors import InvalidInput, NotFound
 from nmrx.platform.wire import AmountIn, Money
@@ -60,7 +61,12 @@ def get_history(
     return [HistoryEntry(**{**r, "amount": Money.of(cast(int, r["amount"]))}) for r in rows]
 
 
-@router.post("/wallet/faucet", response_model=WalletOut, tags=["wallet"])
+@router.post(
+    "/wallet/faucet",
+    response_model=WalletOut,
+    tags=["wallet"],
+    dependencies=[Depends(rate_limit.per_account("faucet"))],
+)
 def faucet(
     body: AmountIn,
     request: Request,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container
 from nmrx.platform.errors import ServiceError
 from nmrx.sellers import collateral
@@ -31,7 +32,10 @@ def wallet_page(request: Request) -> Response:
     )
 
 
-@router.post("/wallet/faucet", dependencies=[Depends(csrf_protect)])
+@router.post(
+    "/wallet/faucet",
+    dependencies=[Depends(csrf_protect), Depends(rate_limit.per_session("faucet"))],
+)
 def wallet_faucet(request: Request, amount: str = Form("100")) -> Response:
     user_id = current_user_id(request)
     if user_id is None:
