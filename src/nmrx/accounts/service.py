@@ -94,7 +94,21 @@ def authenticate(db: Database, *, username: str, password: str) -> Principal:
             raise Unauthorized("wrong username or password")
         if not verify_password(user.password_hash, password or ""):
             raise Unauthorized("wrong username or password")
+        ensure_active(session, user.id, "it cannot log in")
         return Principal(user.id, user.username, frozenset(Scope))
+
+
+def ensure_active(session: Session, user_id: int, consequence: str) -> None:
+    """Refuse (403) what a suspended account asks for; ``consequence`` says what it loses."""
+    user = session.get(User, user_id)
+    if user is not None and user.suspended_at is not None:
+        raise Forbidden(f"this account is suspended by the operator: {consequence}")
+
+
+def is_suspended(db: Database, user_id: int) -> bool:
+    with db.transaction() as session:
+        user = session.get(User, user_id)
+        return user is not None and user.suspended_at is not None
 
 
 def principal_for_user(db: Database, user_id: int) -> Principal | None:
@@ -173,6 +187,7 @@ def principal_for_token(db: Database, token: str, *, clock: Clock) -> Principal:
             raise Unauthorized("this API token was revoked")
         user = session.get(User, row.user_id)
         assert user is not None
+        ensure_active(session, user.id, "its API tokens do not work")
         now = clock.now()
         last = row.last_used_at
         if last is None or now - last > USE_STAMP:

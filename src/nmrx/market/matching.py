@@ -69,6 +69,7 @@ ESCROW = platform_account_key(AccountKind.ESCROW)
 UPLOAD_SCOPE = "upload_submission"
 RETRIES = 5
 
+SUSPENDED = "this account is suspended by the operator: it may not place orders"
 REJECTIONS = {
     RejectReason.POST_ONLY_WOULD_TAKE: "a post-only order must not cross the book: it would "
     "trade at once; lower the bid or raise the ask",
@@ -229,6 +230,8 @@ class Outcome:
 
 def prepare(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Prepared:
     """Every check of a placement; raises a ``ServiceError`` and writes nothing if refused."""
+    if mt.sql.suspended(req.user_id):  # first: the suspension waits for this placement
+        raise Forbidden(SUSPENDED)
     problem = order_problem(req.price if req.price is not None else 10_000, req.quantity)
     if problem:
         raise InvalidInput(problem)

@@ -307,6 +307,15 @@ class MarketSql:
 
     # ------------------------------------------------------------------ rules' inputs
 
+    def suspended(self, user_id: int) -> bool:
+        """Whether an operator suspended the user. On PostgreSQL the row is share-locked: a
+        suspension (an update of it) waits for this transaction, and it for the suspension."""
+        row = self.one(
+            "SELECT suspended_at FROM users WHERE id = :u" + (" FOR SHARE" if self.pg else ""),
+            {"u": user_id},
+        )
+        return row is not None and row[0] is not None
+
     def available(self, user_id: int) -> int:
         row = self.one(
             "SELECT credits - debits FROM ledger_accounts WHERE key = :k",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -293,6 +293,16 @@ def balances(session: Session, user_id: int) -> dict[AccountKind, int]:
         )
     ).all()
     return {AccountKind(kind): balance for kind, balance in rows}
+
+
+def totals_by_kind(session: Session) -> dict[AccountKind, int]:
+    """The sum of every account's balance, by kind (all users' available, escrow, …)."""
+    rows = session.execute(
+        select(LedgerAccount.kind, func.sum(LedgerAccount.credits - LedgerAccount.debits)).group_by(
+            LedgerAccount.kind
+        )
+    ).all()
+    return {AccountKind(kind): int(total or 0) for kind, total in rows}
 
 
 def history(session: Session, user_id: int, limit: int = 100) -> list[dict[str, object]]:

@@ -6,6 +6,7 @@ import secrets
 
 from fastapi import Request
 
+from nmrx.accounts import service as accounts
 from nmrx.platform.errors import Forbidden, Unauthorized
 
 
@@ -44,7 +45,13 @@ def logout_session(request: Request) -> None:
 
 def current_user_id(request: Request) -> int | None:
     value = request.session.get("user_id")
-    return int(value) if value is not None else None
+    if value is None:
+        return None
+    if accounts.is_suspended(request.app.state.container.db, int(value)):  # sessions end
+        request.session.clear()
+        flash(request, "This account is suspended by the operator: you are logged out.", "error")
+        return None
+    return int(value)
 
 
 def require_login(request: Request) -> int:
