@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Row, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
 from nmrx.accounts.rules import username_key
@@ -49,7 +49,7 @@ def record(session: Session, *, actor: int | None, action: str, subject: str, de
 
 def audit_events(
     session: Session, f: AuditFilter, *, limit: int
-) -> Sequence[Row[tuple[AuditEvent, str | None]]] | None:
+) -> list[tuple[AuditEvent, str | None]] | None:
     """Audit events matching ``f``, newest first, with the actor's username; ``None`` when a
     named actor or subject has no account (nothing can match)."""
     actor = aliased(User)
@@ -76,7 +76,8 @@ def audit_events(
         query = query.where(AuditEvent.created_at >= f.since)
     if f.until is not None:
         query = query.where(AuditEvent.created_at < f.until)
-    return session.execute(query.order_by(AuditEvent.id.desc()).limit(limit)).all()
+    rows = session.execute(query.order_by(AuditEvent.id.desc()).limit(limit)).tuples()
+    return [(event, actor_name) for event, actor_name in rows]
 
 
 def audit_actions(session: Session) -> list[str]:
