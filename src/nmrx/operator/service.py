@@ -25,6 +25,7 @@ from nmrx.operator.rules import (
     reserves,
     user_subject,
 )
+from nmrx.platform.clock import utcnow
 from nmrx.platform.db import Database
 from nmrx.platform.errors import Conflict, InvalidInput, NotFound
 from nmrx.platform.events import AccountSuspended
@@ -152,7 +153,7 @@ def suspend(c: Container, *, operator_id: int, user_id: int, reason: str | None)
     tokens stop working) and its open orders are cancelled, bids' holds voided, in this
     one transaction."""
     why = _reason(reason)
-    now = c.clock.now()
+    now = c.clock.now()  # the market's time: the cancelled orders' update
     with c.db.transaction() as session:
         user = repo.user_by_id(session, user_id, lock=True)
         if user is None:
@@ -161,7 +162,7 @@ def suspend(c: Container, *, operator_id: int, user_id: int, reason: str | None)
             raise Conflict("you cannot suspend your own account")
         if user.suspended_at is not None:
             raise Conflict(f"{user.username} is already suspended")
-        user.suspended_at = now
+        user.suspended_at = utcnow()  # when it was decided, as the audit trail records it
         user.suspended_reason = why
         session.flush()
         c.bus.publish(
