@@ -189,3 +189,48 @@ def test_find_accounts_and_the_reserves_panel(container: Container) -> None:
     r = operator.ledger_reserves(c.db)
     assert r.available == nmr(50) and r.owed_to_users == nmr(50)
     assert r.in_custody == nmr(50) and r.balanced
+
+
+def test_no_order_placed_concurrently_with_a_suspension_stays_open(container: Container) -> None:
+    """Placements racing a suspension: each either lands before it (and is cancelled by it)
+    or is refused after it; none is left open (PostgreSQL: the user row's share lock)."""
+    import threading
+
+    from nmrx.platform.errors import ServiceError
+
+    c = container
+    seller = make_seller(c)
+    open_market(c)
+    book = instrument_id(c, seller.model_id)
+    op = _operator(c)
+    buyer = make_user(c, funds=nmr(100), username="racer")
+    start = threading.Barrier(5)
+    refused: list[str] = []
+
+    def place(i: int) -> None:
+        start.wait()
+        for k in range(6):
+            try:
+                _bid(c, buyer, book, f"0.{i + 1}{k}")
+            except ServiceError as exc:
+                refused.append(exc.message)
+
+    def suspend() -> None:
+        start.wait()
+        operator.suspend(c, operator_id=op.id, user_id=buyer.id, reason="racing the book")
+
+    threads = [threading.Thread(target=place, args=(i,)) for i in range(4)]
+    threads.append(threading.Thread(target=suspend))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with c.db.transaction() as s:
+        still_open = s.scalars(
+            select(MarketOrder.id).where(
+                MarketOrder.user_id == buyer.id, MarketOrder.state == "open"
+            )
+        ).all()
+    assert still_open == []
+    assert all("suspended" in m for m in refused)
+    assert wallet.balances(c.db, user_id=buyer.id).held == 0
