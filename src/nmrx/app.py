@@ -21,6 +21,7 @@ from nmrx.market import api as market_api
 from nmrx.market import web as market_web
 from nmrx.notifications import api as notifications_api
 from nmrx.notifications import web as notifications_web
+from nmrx.operator import web as operator_web
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.bounds import bounded_numbers
 from nmrx.platform.errors import ServiceError, TooManyRequests, Unauthorized
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     notifications_web.router,
     reputation_web.router,
     market_web.router,
+    operator_web.router,
 )
 
 

@@ -16,7 +16,11 @@ from nmrx.platform.config import DEMO_SECRETS_FILE, InsecureSettings, Settings, 
 app = typer.Typer(help="NMRX — the Numerai prediction exchange.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger maintenance.", no_args_is_help=True)
+operator_app = typer.Typer(
+    help="The operator role (the console at /operator).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
+app.add_typer(operator_app, name="operator")
 app.add_typer(ledger_app, name="ledger")
 keys_app = typer.Typer(help="Encryption keys (NMRX_ENCRYPTION_KEYS).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -264,6 +268,44 @@ def ledger_check() -> None:
         err.print(f"{len(violations)} ledger invariant violation(s)")
         raise typer.Exit(1)
     console.print("[green]✓[/green] ledger is sound: every invariant holds")
+
+
+def _set_operator(username: str, operator: bool) -> None:
+    import getpass
+
+    from nmrx.operator import service as operator_service
+    from nmrx.platform.bootstrap import bootstrap
+    from nmrx.platform.errors import ServiceError
+
+    container = bootstrap(_settings())
+    verb = "grant" if operator else "revoke"
+    try:
+        row = operator_service.set_role(
+            container.db,
+            username=username,
+            operator=operator,
+            by=f"nmrx operator {verb} (run as {getpass.getuser()})",
+        )
+    except ServiceError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+    console.print(
+        f"{row.username} is {'now an operator' if row.is_operator else 'no longer an operator'}."
+    )
+
+
+@operator_app.command("grant")
+def operator_grant(username: str) -> None:
+    """Give USERNAME the operator role: the console at /operator (recorded in the audit trail)."""
+    _set_operator(username, True)
+
+
+@operator_app.command("revoke")
+def operator_revoke(username: str) -> None:
+    """Take the operator role from USERNAME (recorded in the audit trail)."""
+    _set_operator(username, False)
 
 
 def main() -> None:

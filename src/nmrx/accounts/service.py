@@ -102,13 +102,19 @@ def authenticate(db: Database, *, username: str, password: str) -> Principal:
         )
     with db.read() as session:
         user = session.scalars(select(User).where(User.username == username_key(username))).first()
-        found = (user.id, user.username, user.password_hash) if user else None
+        found = (
+            (user.id, user.username, user.password_hash, user.suspended_at is not None)
+            if user
+            else None
+        )
     if found is None:
         verify_password(DUMMY_HASH, password)
         raise Unauthorized("wrong username or password")
-    user_id, name, stored_hash = found
+    user_id, name, stored_hash, suspended = found
     if not verify_password(stored_hash, password):
         raise Unauthorized("wrong username or password")
+    if suspended:
+        raise Forbidden("this account is suspended by the operator: it cannot log in")
     if needs_rehash(stored_hash):
         # hashed outside the transaction; the write is short and only replaces the hash it read
         fresh = hash_password(password)
@@ -117,6 +123,19 @@ def authenticate(db: Database, *, username: str, password: str) -> Principal:
             if row is not None and row.password_hash == stored_hash:
                 row.password_hash = fresh
     return Principal(user_id, name, frozenset(Scope))
+
+
+def ensure_active(session: Session, user_id: int, consequence: str) -> None:
+    """Refuse (403) what a suspended account asks for; ``consequence`` says what it loses."""
+    user = session.get(User, user_id)
+    if user is not None and user.suspended_at is not None:
+        raise Forbidden(f"this account is suspended by the operator: {consequence}")
+
+
+def is_suspended(db: Database, user_id: int) -> bool:
+    with db.read() as session:
+        user = session.get(User, user_id)
+        return user is not None and user.suspended_at is not None
 
 
 def principal_for_user(db: Database, user_id: int) -> Principal | None:
@@ -222,6 +241,7 @@ def principal_for_token(db: Database, token: str, *, clock: Clock) -> Principal:
             raise Unauthorized("this API token was revoked")
         user = session.get(User, row.user_id)
         assert user is not None
+        ensure_active(session, user.id, "its API tokens do not work")
         now = clock.now()
         last = row.last_used_at
         if last is None or now - last > USE_STAMP:

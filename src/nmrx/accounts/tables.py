@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     ForeignKey,
     Integer,
     String,
+    Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +25,10 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(40), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The operator role (``nmrx operator grant``) and suspension (operator/service.py).
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    suspended_at: Mapped[datetime | None] = mapped_column()
+    suspended_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiToken(Base):

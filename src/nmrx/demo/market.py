@@ -23,6 +23,7 @@ from nmrx.delivery import uploads
 from nmrx.market import instruments
 from nmrx.market import service as orders
 from nmrx.market import standing_orders as listings
+from nmrx.operator import service as operator
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.emulator_admin import EmulatorAdmin
 from nmrx.reputation import reviews
@@ -106,6 +107,7 @@ def seed(
     _list_ask_ladders(c, users, sellers, rng)
     _trade_and_settle_a_round(c, admin, users, sellers, rng)
     _fresh_bids(c, users, rng)
+    logins.append(_register_operator(c))
     history = threading.Thread(
         target=_backfill, args=(c, admin, skills, history_rounds), name="demo-history", daemon=True
     )
@@ -159,6 +161,13 @@ def _register_traders(
             collateral.lock(c, user_id=who.user_id, amount=nmr(60), request_id="demo-seed")
         logins.append(DemoLogin(name, PASSWORD, "seller" if name in sellers else "buyer"))
     return users, logins
+
+
+def _register_operator(c: Container) -> DemoLogin:
+    """An account with the operator role: the console at /operator."""
+    accounts.register(c.db, username="operator", password=PASSWORD)
+    operator.set_role(c.db, username="operator", operator=True, by="nmrx demo (seed)")
+    return DemoLogin("operator", PASSWORD, "operator: /operator")
 
 
 def _list_ask_ladders(

@@ -53,6 +53,7 @@ class CancelReason(StrEnum):
     FOK = "fok"  # a FOK order that could not fill completely
     SELF_TRADE = "self_trade"  # remainder that would have traded with the owner's own order
     EXPIRED = "expired"  # the book closed
+    SUSPENDED = "suspended"  # an operator suspended the owner's account
 
 
 class RejectReason(StrEnum):

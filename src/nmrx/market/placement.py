@@ -31,6 +31,9 @@ from nmrx.wallet.rules import AccountKind, InsufficientFunds, user_account_key
 UPLOAD_SCOPE = "upload_submission"
 
 
+SUSPENDED = "this account is suspended by the operator: it may not place orders"
+
+
 @dataclass(frozen=True)
 class OrderRequest:
     user_id: int
@@ -61,6 +64,8 @@ class Outcome:
 
 def prepare(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Prepared:
     """Every check of a placement; raises a ``ServiceError`` and writes nothing if refused."""
+    if mt.sql.suspended(req.user_id):  # first: the suspension waits for this placement
+        raise Forbidden(SUSPENDED)
     problem = order_problem(req.price if req.price is not None else 10_000, req.quantity)
     if problem:
         raise InvalidInput(problem)

@@ -248,6 +248,14 @@ class MarketRepo(Sql):
 
     # ------------------------------------------------------------------ rules' inputs
 
+    def suspended(self, user_id: int) -> bool:
+        """Whether an operator suspended the user. On PostgreSQL the row is share-locked: a
+        suspension (an update of it) waits for this transaction, and it for the suspension."""
+        row = self.one(
+            "SELECT suspended_at FROM users WHERE id = :u" + self.share_lock, {"u": user_id}
+        )
+        return row is not None and row[0] is not None
+
     def seller_figures(self, user_id: int, collateral_key: str) -> tuple[int, int, int]:
         """(collateral balance, notional of unsettled sales, stake bonds as a buyer)."""
         row = self.one(

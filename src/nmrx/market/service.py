@@ -31,7 +31,7 @@ from nmrx.market.repo import FillRow, OrderRow
 from nmrx.market.rules import InstrumentState, OrderState, StandingState
 from nmrx.market.tables import Instrument, MarketOrder, StandingOrder
 from nmrx.platform.errors import InvalidInput, NotFound
-from nmrx.platform.events import ModelOwnershipMoved
+from nmrx.platform.events import AccountSuspended, ModelOwnershipMoved
 
 if TYPE_CHECKING:
     from nmrx.platform.bootstrap import Container
@@ -322,4 +322,25 @@ def cancel_asks_of_owner(session: Session, moved: ModelOwnershipMoved) -> None:
             StandingOrder.state == StandingState.ACTIVE,
         )
         .values(state=StandingState.PAUSED.value, updated_at=moment)
+    )
+
+
+def cancel_orders_of_suspended(session: Session, suspended: AccountSuspended) -> None:
+    """An operator suspended the account: cancel every open order of it (voiding what the
+    bids hold) and pause its standing orders. Runs in the suspension's transaction."""
+    mt = MarketTransaction.within(session)
+    open_orders = session.scalars(
+        select(MarketOrder.id)
+        .where(MarketOrder.user_id == suspended.user_id, MarketOrder.state == OrderState.OPEN)
+        .order_by(MarketOrder.instrument_id, MarketOrder.id)
+    ).all()
+    for order_id in open_orders:
+        cancel_in(mt, order_id, CancelReason.SUSPENDED, suspended.at)
+    session.execute(
+        update(StandingOrder)
+        .where(
+            StandingOrder.user_id == suspended.user_id,
+            StandingOrder.state == StandingState.ACTIVE,
+        )
+        .values(state=StandingState.PAUSED.value, updated_at=suspended.at)
     )

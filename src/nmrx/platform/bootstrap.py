@@ -15,7 +15,13 @@ from nmrx.platform.clock import Clock, EmulatorClock, SystemClock
 from nmrx.platform.config import Settings
 from nmrx.platform.crypto import SecretBox
 from nmrx.platform.db import Database, make_engine
-from nmrx.platform.events import DeliveriesDue, MessageBus, ModelOwnershipMoved, UploadAccepted
+from nmrx.platform.events import (
+    AccountSuspended,
+    DeliveriesDue,
+    MessageBus,
+    ModelOwnershipMoved,
+    UploadAccepted,
+)
 from nmrx.platform.migrate import upgrade
 from nmrx.platform.numerai import NumeraiGateway
 from nmrx.platform.private_files import private_dir, private_temp
@@ -109,6 +115,10 @@ def register_handlers(c: Container) -> None:
     # A moved or released model: its old owner's asks go, in the move's own transaction.
     c.bus.subscribe_in_transaction(
         ModelOwnershipMoved, lambda session, e: market.cancel_asks_of_owner(session, e)
+    )
+    # A suspended account: its open orders go (holds voided) in the suspension's transaction.
+    c.bus.subscribe_in_transaction(
+        AccountSuspended, lambda session, e: market.cancel_orders_of_suspended(session, e)
     )
     # A new file: every buyer of (model, round) is pointed at it (downloads are delivered).
     c.bus.subscribe(UploadAccepted, lambda e: delivery.on_upload(c, e))

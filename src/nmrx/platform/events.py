@@ -55,6 +55,16 @@ class ModelOwnershipMoved(Event):
 
 
 @dataclass(frozen=True)
+class AccountSuspended(Event):
+    """An operator suspended ``user_id``: it may no longer trade, withdraw or log in."""
+
+    user_id: int
+    operator_user_id: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class DeliveriesDue(Event):
     """Deliveries of (model, round) point at a new file: submissions and settlement can run."""
 

@@ -41,6 +41,7 @@ class Sql:
         self.pg = pg
         self.cursor = driver_connection.cursor()
         self.lock = " FOR UPDATE" if pg else ""
+        self.share_lock = " FOR SHARE" if pg else ""
         self._last_time: tuple[object, object] = (None, None)
 
     def lock_of(self, alias: str) -> str:

@@ -3,7 +3,7 @@ The ledger's writes (and balances) are :mod:`nmrx.wallet.repo`."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nmrx.wallet.rules import (
@@ -89,3 +89,13 @@ def snapshot(
         for h in session.scalars(select(LedgerHold))
     ]
     return snaps, transfers, holds
+
+
+def totals_by_kind(session: Session) -> dict[AccountKind, int]:
+    """The sum of every account's balance, by kind (all users' available, escrow, …)."""
+    rows = session.execute(
+        select(LedgerAccount.kind, func.sum(LedgerAccount.credits - LedgerAccount.debits)).group_by(
+            LedgerAccount.kind
+        )
+    ).all()
+    return {AccountKind(kind): int(total or 0) for kind, total in rows}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from nmrx.accounts import service as accounts
 from nmrx.platform.db import Database
 from nmrx.platform.errors import Conflict, InvalidInput, NotFound
 from nmrx.platform.tables import AuditEvent
@@ -39,6 +40,12 @@ def balances(db: Database, *, user_id: int) -> Balances:
             held=b.get(AccountKind.HELD, 0),
             collateral=b.get(AccountKind.COLLATERAL, 0),
         )
+
+
+def ledger_totals(db: Database) -> dict[AccountKind, int]:
+    """Every account's balance summed by kind: the operator's reserves panel."""
+    with db.transaction() as session:
+        return ledger_queries.totals_by_kind(session)
 
 
 def history(db: Database, *, user_id: int, limit: int = 100) -> list[dict[str, object]]:
@@ -100,6 +107,8 @@ def withdraw(db: Database, *, user_id: int, amount: int, request_id: str | None 
 def _move(db: Database, user_id: int, spec: TransferSpec) -> None:
     try:
         with db.transaction() as session:
+            if spec.code == "withdrawal":
+                accounts.ensure_active(session, user_id, "it cannot withdraw")
             ledger_db.transfer(session, spec)
             session.add(
                 AuditEvent(

@@ -68,7 +68,12 @@ def current_user_id(request: Request) -> int | None:
     if request.session.get("user_id") is not None:
         c = container(request)
         who = accounts.principal_for_session(c.db, request.session.get("sid"), now=c.clock.now())
-        if who is not None and who.user_id == int(request.session["user_id"]):
+        if who is not None and accounts.is_suspended(c.db, who.user_id):  # its sessions end
+            request.session.clear()
+            flash(
+                request, "This account is suspended by the operator: you are logged out.", "error"
+            )
+        elif who is not None and who.user_id == int(request.session["user_id"]):
             user_id = who.user_id
         else:
             request.session.pop("user_id", None)

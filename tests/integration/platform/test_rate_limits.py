@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from fastapi.testclient import TestClient
 from nmrx.app import create_app
 from nmrx.platform.bootstrap import Container, bootstrap
 from nmrx.platform.config import Settings
+from nmrx.platform.crypto import generate_key
 from nmrx.wallet import ledger
 from numerai_emulator import EmulatorServer
 from tests.conftest import IN_CI, make_settings
@@ -148,7 +150,8 @@ def test_registrations_are_limited_per_address(build: Build) -> None:
 def test_new_tokens_are_limited_per_account_across_addresses_and_pages(build: Build) -> None:
     c = build(rate_limit_tokens_per_account="2/hour")
     me, other = make_user(c), make_user(c)
-    mine, theirs = bearer(make_token(c, me)), bearer(make_token(c, other))
+    scopes = "read trade upload tokens"  # minting tokens needs the tokens scope
+    mine, theirs = bearer(make_token(c, me, scopes)), bearer(make_token(c, other, scopes))
     wanted = {"name": "pipeline", "scopes": ["read"]}
     assert client(c).post("/api/v1/tokens", json=wanted, headers=mine).status_code == 201
     assert client(c).post("/api/v1/tokens", json=wanted, headers=mine).status_code == 201
@@ -252,7 +255,7 @@ def test_a_limit_allows_again_once_its_window_has_passed(build: Build) -> None:
 
 
 def test_limits_default_to_what_a_careful_exchange_allows() -> None:
-    s = Settings(secret_key="x" * 40)
+    s = Settings(secret_key=secrets.token_urlsafe(48), encryption_keys=f"k1:{generate_key()}")
     assert s.rate_limit_login_per_ip == "10/minute"
     assert s.rate_limit_login_per_username == "10/minute"
     assert s.rate_limit_register_per_ip == "5/hour"

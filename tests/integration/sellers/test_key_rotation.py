@@ -54,7 +54,7 @@ def test_rotation_moves_every_secret_and_file_to_the_newest_key(
     numerai_keys.add_key(
         old, user_id=user.id, public_id=player.key.public_id, secret=player.key.secret
     )
-    webhooks.set_webhook(old, user_id=user.id, url="https://hooks.example.com/nmrx")
+    webhooks.set_webhook(old, user_id=user.id, url="https://1.1.1.1/nmrx")
     stored = old.files.put(b"id,prediction\n1,0.5\n")
     # A file from before the key ring: encrypted under the signing secret (legacy, no key id).
     legacy_box = SecretBox(SIGNING, "files")
