@@ -12,6 +12,7 @@ from nmrx.accounts import service as accounts
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.platform.api_deps import container, principal, require
+from nmrx.platform.bounds import Int64
 from nmrx.platform.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1")
@@ -97,7 +98,9 @@ def create_token(
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["accounts"])
-def revoke_token(token_id: int, request: Request, who: Principal = Depends(principal)) -> TokenOut:
+def revoke_token(
+    token_id: Int64, request: Request, who: Principal = Depends(principal)
+) -> TokenOut:
     c = container(request)
     info = accounts.revoke_token(c.db, user_id=who.user_id, token_id=token_id, now=c.clock.now())
     return TokenOut(**_token_out(info))

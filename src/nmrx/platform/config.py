@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     platform_fee_rate_bp: int = Field(200, description="fee on seller proceeds, basis points")
     session_max_age_seconds: int = 14 * 24 * 3600
     secure_cookies: bool = False
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="largest predictions file an upload may carry"
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="largest request body of any other route (JSON, forms)"
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_demo(self) -> Settings:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.platform.api_deps import container, require
+from nmrx.platform.bounds import Int64
 from nmrx.platform.wire import AmountIn, Money
 from nmrx.sellers import collateral, numerai_keys, ownership
 
@@ -117,7 +118,7 @@ def add_key(
 
 @router.delete("/numerai-keys/{key_id}", status_code=204, tags=["numerai keys"])
 def delete_key(
-    key_id: int, request: Request, who: Principal = Depends(require(Scope.TRADE))
+    key_id: Int64, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> None:
     numerai_keys.delete_key(container(request), user_id=who.user_id, key_id=key_id)
 
@@ -142,7 +143,7 @@ def list_codes(request: Request, who: Principal = Depends(require(Scope.READ))) 
 
 @router.post("/models/verifications/{code_id}/check", response_model=CheckOut, tags=["models"])
 def check_code(
-    code_id: int, request: Request, who: Principal = Depends(require(Scope.TRADE))
+    code_id: Int64, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> CheckOut:
     result = ownership.check_code(container(request), user_id=who.user_id, code_id=code_id)
     return CheckOut(
@@ -161,7 +162,7 @@ def my_models(request: Request, who: Principal = Depends(require(Scope.READ))) -
 
 @router.delete("/models/{model_id}/ownership", status_code=204, tags=["models"])
 def release(
-    model_id: int, request: Request, who: Principal = Depends(require(Scope.TRADE))
+    model_id: Int64, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> None:
     ownership.release_model(container(request), user_id=who.user_id, model_id=model_id)
 
