@@ -12,6 +12,8 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from nmrx.platform.bounds import form_int
+
 Row = TypeVar("Row")
 
 
@@ -38,9 +40,9 @@ async def cursor_stream(
     every ``poll`` seconds while nothing is new. The cursor is the ``Last-Event-ID`` a
     reconnecting client sends, else ``after``, else ``latest()`` (from now). ``opening`` is a
     comment sent at once (it opens the stream); ``max_events`` ends it."""
-    resumed = request.headers.get("last-event-id", "")
-    if resumed.isdigit():
-        after = int(resumed)
+    resumed = form_int(request.headers.get("last-event-id"))  # ASCII digits within 64 bits
+    if resumed is not None:
+        after = resumed
     if after is None:
         after = await run_in_threadpool(latest)
     cursor = after

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import types
 import typing
@@ -120,3 +121,49 @@ def test_web_forms_take_ascii_digits_only(container: Container, everyone: Any) -
     assert r.status_code < 500
     r = everyone.post("/models/1/ladder", data={"mode": "file", "levels": "² @ 0.5"})
     assert r.status_code < 500
+
+
+def test_a_stream_resumes_only_from_an_ascii_event_id(container: Container, everyone: Any) -> None:
+    """``Last-Event-ID: ²`` (raw latin-1 bytes, as a client may send) is ignored, not a 500."""
+    app = create_app(container)
+    for sent in ("²".encode("latin-1"), HUGE.encode()):
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/api/v1/fills/stream",
+            "raw_path": b"/api/v1/fills/stream",
+            "query_string": b"max_events=0",
+            "root_path": "",
+            "headers": [
+                (b"host", b"testserver"),
+                (b"authorization", everyone.headers["Authorization"].encode()),
+                (b"last-event-id", sent),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+            "state": {},
+        }
+
+        assert _status(app, scope) == 200, sent
+
+
+def _status(app: Any, scope: dict) -> int:
+    """The status the app answers a bodiless request with (the client leaves after 0.5 s)."""
+    out: list[dict] = []
+    calls = {"n": 0}
+
+    async def receive() -> dict:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(0.5)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        out.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return int(next(m for m in out if m["type"] == "http.response.start")["status"])
