@@ -179,7 +179,7 @@ def test_the_api_docs_render_from_local_assets_under_the_csp(page: Page, demo_se
         ),
     )
     page.goto(f"{demo_server}/api/docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("NMRX")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("NMRX", timeout=30_000)
     expect(page.locator(".opblock").first).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "api-docs.png"))
     assert foreign == []
