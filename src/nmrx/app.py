@@ -25,6 +25,7 @@ from nmrx.operator import web as operator_web
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.bounds import bounded_numbers
 from nmrx.platform.errors import ServiceError, TooManyRequests, Unauthorized
+from nmrx.platform.http_edge import BodyLimit, SecurityHeaders, docs_router
 from nmrx.reputation import api as reputation_api
 from nmrx.reputation import web as reputation_web
 from nmrx.sellers import api as sellers_api
@@ -69,7 +70,7 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         title="NMRX — the Numerai prediction exchange",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # served by http_edge.docs_router from local assets
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
         dependencies=[Depends(bounded_numbers)],  # ids past 2⁶³−1: 404/422, not 500
@@ -84,12 +85,19 @@ def create_app(container: Container) -> FastAPI:
         same_site="lax",
         https_only=container.settings.cookie_secure,
     )
+    settings = container.settings
+    app.add_middleware(
+        BodyLimit,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
     app.mount(
         "/static",
         StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),
         name="static",
     )
-    for router in ROUTERS:
+    for router in (*ROUTERS, docs_router):
         app.include_router(router)
 
     @app.exception_handler(ServiceError)

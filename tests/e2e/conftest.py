@@ -168,10 +168,22 @@ class PatientBrowser:
 
 @pytest.fixture
 def page(chromium) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A fresh page; any Content-Security-Policy violation on it (Chromium reports each as a
+    console error) fails the test: the CSP must break no page, htmx swap or chart."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            violations.append(m.text)
+            if m.type == "error" and "Content Security Policy" in m.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert violations == [], f"CSP violations: {violations}"
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container, principal, require
+from nmrx.platform.bounds import Int64
 
 router = APIRouter(prefix="/api/v1")
 
@@ -116,7 +117,9 @@ def create_token(
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["accounts"])
-def revoke_token(token_id: int, request: Request, who: Principal = Depends(principal)) -> TokenOut:
+def revoke_token(
+    token_id: Int64, request: Request, who: Principal = Depends(principal)
+) -> TokenOut:
     """Needs the `tokens` scope, unless a token revokes itself (a CLI's logout)."""
     c = container(request)
     info = accounts.revoke_token(

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from nmrx.accounts import service as accounts
 from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container
+from nmrx.platform.bounds import Int64
 from nmrx.platform.errors import ServiceError
 from nmrx.web.pages import render, to_login
 from nmrx.web.session import (
@@ -127,7 +128,7 @@ async def tokens_create(request: Request) -> Response:
 
 
 @router.post("/tokens/{token_id}/revoke", dependencies=[Depends(csrf_protect)])
-def tokens_revoke(request: Request, token_id: int) -> Response:
+def tokens_revoke(request: Request, token_id: Int64) -> Response:
     user_id = current_user_id(request)
     if user_id is None:
         return to_login(request)

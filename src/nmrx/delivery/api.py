@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.delivery import downloads, uploads, webhooks
 from nmrx.delivery import service as delivery
 from nmrx.platform.api_deps import container, principal, require
+from nmrx.platform.bounds import Int64
 from nmrx.platform.errors import InvalidInput, NotFound
 from nmrx.platform.filenames import content_disposition
 
 router = APIRouter(prefix="/api/v1")
-MAX_UPLOAD = 50 * 1024 * 1024
+_FORM_BOOL = TypeAdapter(bool)
 
 
 class UploadOut(BaseModel):
@@ -80,20 +82,64 @@ class WebhookCallOut(BaseModel):
     created_at: datetime
 
 
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV or parquet predictions for the current round",
+                        },
+                        "submit_to_own_model": {"type": "boolean", "default": False},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _missing_file() -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "missing", "loc": ("body", "file"), "msg": "Field required", "input": None}]
+    )
+
+
 @router.post(
-    "/models/{model_id}/uploads", response_model=UploadOut, status_code=201, tags=["uploads"]
+    "/models/{model_id}/uploads",
+    response_model=UploadOut,
+    status_code=201,
+    tags=["uploads"],
+    openapi_extra=UPLOAD_FORM,
 )
 async def upload(
-    model_id: int,
+    model_id: Int64,
     request: Request,
-    file: UploadFile = File(..., description="CSV or parquet predictions for the current round"),
-    submit_to_own_model: bool = Form(False),
     who: Principal = Depends(require(Scope.UPLOAD)),
 ) -> UploadOut:
     """Upload this round's predictions for a model you own (multipart form, field `file`)."""
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        raise InvalidInput("the file is larger than 50 MB")
+    # The token is checked (the dependency above) before the form is read: FastAPI would parse
+    # File/Form parameters before any dependency, spooling an anonymous caller's body to disk.
+    form = await request.form(max_files=1, max_fields=10)
+    file = form.get("file")
+    if file is None or isinstance(file, str):
+        raise _missing_file()
+    try:
+        submit_to_own_model = _FORM_BOOL.validate_python(form.get("submit_to_own_model") or False)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "submit_to_own_model")} for e in exc.errors()]
+        ) from None
+    limit = container(request).settings.max_upload_bytes
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise InvalidInput(f"the file is larger than {limit // (1024 * 1024)} MB")
     info = uploads.upload_predictions(
         container(request),
         user_id=who.user_id,
@@ -107,7 +153,7 @@ async def upload(
 
 @router.get("/uploads", response_model=list[UploadOut], tags=["uploads"])
 def my_uploads(
-    request: Request, model_id: int | None = None, who: Principal = Depends(require(Scope.READ))
+    request: Request, model_id: Int64 | None = None, who: Principal = Depends(require(Scope.READ))
 ) -> list[UploadOut]:
     return [
         UploadOut(**u.__dict__)
@@ -117,7 +163,9 @@ def my_uploads(
 
 @router.get("/deliveries", response_model=list[DeliveryOut], tags=["deliveries"])
 def my_deliveries(
-    request: Request, round_number: int | None = None, who: Principal = Depends(require(Scope.READ))
+    request: Request,
+    round_number: Int64 | None = None,
+    who: Principal = Depends(require(Scope.READ)),
 ) -> list[DeliveryOut]:
     items = delivery.deliveries_for(
         container(request), user_id=who.user_id, round_number=round_number
@@ -127,7 +175,7 @@ def my_deliveries(
 
 @router.post("/fills/{fill_id}/download-link", response_model=LinkOut, tags=["deliveries"])
 def download_link(
-    fill_id: int, request: Request, who: Principal = Depends(require(Scope.READ))
+    fill_id: Int64, request: Request, who: Principal = Depends(require(Scope.READ))
 ) -> LinkOut:
     """A short-lived link to download a File Mode purchase (never for Stake Mode)."""
     base = str(request.base_url).rstrip("/")

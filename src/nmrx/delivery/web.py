@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from nmrx.delivery import downloads
 from nmrx.delivery import service as delivery
 from nmrx.platform.api_deps import container
+from nmrx.platform.bounds import Int64
 from nmrx.platform.errors import ServiceError
 from nmrx.platform.filenames import content_disposition
 from nmrx.web.pages import render, to_login
@@ -29,7 +30,7 @@ def deliveries_page(request: Request) -> Response:
 
 
 @router.get("/deliveries/{fill_id}/download")
-def download(request: Request, fill_id: int) -> Response:
+def download(request: Request, fill_id: Int64) -> Response:
     """Browser download: the session's user, a fresh signed link, used at once and logged.
     A refusal answers with its own status (404 for a Stake Mode file or another's fill)."""
     user_id = current_user_id(request)

@@ -36,6 +36,7 @@ from nmrx.market.schemas import (
     trade_out,
 )
 from nmrx.platform.api_deps import bearer, container, principal, require
+from nmrx.platform.bounds import Int64
 from nmrx.platform.errors import InvalidInput
 from nmrx.platform.sse import effective_poll, event_stream
 from nmrx.platform.sse import sse as _sse
@@ -96,10 +97,10 @@ def markets(
 @router.get("/instruments", response_model=list[InstrumentOut], tags=["market data"])
 def list_instruments(
     request: Request,
-    model_id: int | None = None,
+    model_id: Int64 | None = None,
     mode: str | None = None,
     tournament: str | None = None,
-    round_number: int | None = None,
+    round_number: Int64 | None = None,
     state: Literal["open", "closed", "all"] = "open",
 ) -> list[InstrumentOut]:
     rows = market_data.list_instruments(
@@ -114,14 +115,14 @@ def list_instruments(
 
 
 @router.get("/instruments/{instrument_id}", response_model=InstrumentOut, tags=["market data"])
-def get_instrument(instrument_id: int, request: Request) -> InstrumentOut:
+def get_instrument(instrument_id: Int64, request: Request) -> InstrumentOut:
     return instrument_out(
         market_data.get_instrument(container(request), instrument_id=instrument_id)
     )
 
 
 @router.get("/instruments/{instrument_id}/book", response_model=BookOut, tags=["market data"])
-def get_book(instrument_id: int, request: Request, depth: int = 50) -> BookOut:
+def get_book(instrument_id: Int64, request: Request, depth: Int64 = 50) -> BookOut:
     """L2 depth (price levels with their total quantity), best price first."""
     return book_out(market_data.book(container(request), instrument_id=instrument_id, depth=depth))
 
@@ -130,7 +131,7 @@ def get_book(instrument_id: int, request: Request, depth: int = 50) -> BookOut:
     "/instruments/{instrument_id}/trades", response_model=list[TradeOut], tags=["market data"]
 )
 def get_trades(
-    instrument_id: int, request: Request, limit: int = 100, after_id: int = 0
+    instrument_id: Int64, request: Request, limit: Int64 = 100, after_id: Int64 = 0
 ) -> list[TradeOut]:
     """The trade tape, newest first (with ``after_id``: the later trades, oldest first)."""
     rows = market_data.trades(
@@ -141,7 +142,7 @@ def get_trades(
 
 @router.get("/instruments/{instrument_id}/stream", tags=["market data"])
 async def stream(
-    instrument_id: int, request: Request, poll: float = 0.5, max_events: int | None = None
+    instrument_id: Int64, request: Request, poll: float = 0.5, max_events: Int64 | None = None
 ) -> StreamingResponse:
     """Server-sent events: ``book`` (L2 with its ``seq``) whenever the book changes and
     ``trade`` for every new fill. ``max_events`` ends the stream (for scripts and tests).
@@ -182,7 +183,7 @@ async def stream(
 @router.get(
     "/models/{model_id}/price-history", response_model=list[RoundBarOut], tags=["market data"]
 )
-def price_history(model_id: int, request: Request, mode: str = "file") -> list[RoundBarOut]:
+def price_history(model_id: Int64, request: Request, mode: str = "file") -> list[RoundBarOut]:
     """Open/high/low/close and volume per round, oldest round first."""
     bars = market_data.price_history(container(request), model_id=model_id, mode=mode)
     return [
@@ -276,8 +277,8 @@ async def sell_now(
 def my_orders(
     request: Request,
     state: str | None = None,
-    instrument_id: int | None = None,
-    limit: int = 100,
+    instrument_id: Int64 | None = None,
+    limit: Int64 = 100,
     who: Principal = Depends(require(Scope.READ)),
 ) -> list[OrderOut]:
     if not 1 <= limit <= 1000:
@@ -305,14 +306,14 @@ def get_by_client_id(
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
 def get_order(
-    order_id: int, request: Request, who: Principal = Depends(require(Scope.READ))
+    order_id: Int64, request: Request, who: Principal = Depends(require(Scope.READ))
 ) -> OrderOut:
     return order_out(orders.get_order(container(request), user_id=who.user_id, order_id=order_id))
 
 
 @router.delete("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
 async def cancel_order(
-    order_id: int,
+    order_id: Int64,
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> OrderOut:

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from nmrx.platform.bounds import form_int
 from nmrx.settlement.rules import FINAL
 from nmrx.wallet.money import TICK, UNITS_PER_NMR, InvalidAmount, format_nmr, parse_nmr
 
@@ -245,12 +246,13 @@ def parse_ladder(text: str) -> list[tuple[int, int]]:
     levels = []
     for n, line in enumerate(x.strip() for x in text.splitlines() if x.strip()):
         qty_text, _, price_text = line.partition("@")
-        if not _QUANTITY.fullmatch(qty_text.strip()) or not price_text.strip():
+        quantity = form_int(qty_text)
+        if quantity is None or not price_text.strip():
             raise InvalidLadderText(
                 f"line {n + 1} '{line}': write 'quantity @ price', e.g. 3 @ 0.5"
             )
         try:
-            levels.append((int(qty_text.strip()), parse_nmr(price_text.strip())))
+            levels.append((quantity, parse_nmr(price_text.strip())))
         except InvalidAmount as exc:
             raise InvalidLadderText(f"line {n + 1}: {exc}") from None
     return levels

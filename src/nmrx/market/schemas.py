@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr, mo
 from nmrx.market import data as market_data
 from nmrx.market import service as orders
 from nmrx.market import standing_orders as listings
+from nmrx.platform.bounds import Int64
 from nmrx.platform.wire import Money, _no_float
 from nmrx.wallet.money import parse_nmr
 
@@ -37,24 +38,24 @@ class PriceIn(BaseModel):
 
 
 class OrderIn(PriceIn):
-    instrument_id: int
+    instrument_id: Int64
     side: Literal["bid", "ask"]
     quantity: Quantity = Field(description="whole copies (File Mode) or whole NMR (Stake Mode)")
     order_type: Literal["limit", "ioc", "fok", "post_only"] = "limit"
     client_order_id: str | None = Field(
         None, description="your id for the order: resubmitting it returns the original order"
     )
-    slot_model_id: int | None = Field(
+    slot_model_id: Int64 | None = Field(
         None,
         description="bids: your Numerai model to receive the submission (Stake Mode: required)",
     )
 
 
 class MarketOrderIn(BaseModel):
-    instrument_id: int
+    instrument_id: Int64
     quantity: Quantity
     client_order_id: str | None = None
-    slot_model_id: int | None = None
+    slot_model_id: Int64 | None = None
 
 
 class FillOut(BaseModel):
@@ -156,18 +157,18 @@ class LevelIn(PriceIn):
 
 
 class LadderIn(BaseModel):
-    model_id: int
+    model_id: Int64
     mode: Literal["file", "stake"]
     levels: list[LevelIn] = Field(min_length=1, max_length=listings.MAX_LEVELS)
     apply_to_open: bool = Field(False, description="also replace the ladder in the open books")
 
 
 class StandingBidIn(PriceIn):
-    model_id: int
+    model_id: Int64
     mode: Literal["file", "stake"]
     quantity: Quantity
-    rounds: int | None = Field(None, description="how many rounds; omit: until cancelled")
-    slot_model_id: int | None = None
+    rounds: Int64 | None = Field(None, description="how many rounds; omit: until cancelled")
+    slot_model_id: Int64 | None = None
 
 
 class StandingOut(BaseModel):

@@ -12,6 +12,7 @@ from nmrx.market import standing_orders as listings
 from nmrx.market.orders import Side
 from nmrx.market.schemas import LadderIn, StandingBidIn, StandingOut, standing_out
 from nmrx.platform.api_deps import container, require
+from nmrx.platform.bounds import Int64
 
 router = APIRouter()
 
@@ -73,7 +74,7 @@ def _standing_route(kind: str, action: str) -> Callable[..., StandingOut]:
     ]
 
     def route(
-        standing_id: int, request: Request, who: Principal = Depends(require(Scope.TRADE))
+        standing_id: Int64, request: Request, who: Principal = Depends(require(Scope.TRADE))
     ) -> StandingOut:
         return standing_out(
             service(container(request), user_id=who.user_id, standing_id=standing_id)

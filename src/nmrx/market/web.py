@@ -15,7 +15,7 @@ from nmrx.market.data import InstrumentView
 from nmrx.market.orders import Side
 from nmrx.market.rules import InvalidLadderText, parse_ladder
 from nmrx.platform.api_deps import container
-from nmrx.platform.bounds import form_int
+from nmrx.platform.bounds import INT64_MAX, INT64_MIN, Int64, form_int
 from nmrx.platform.errors import ServiceError
 from nmrx.reputation.web import reputation_context
 from nmrx.sellers import collateral
@@ -29,7 +29,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/models/{model_id}", response_class=HTMLResponse)
 def model(
-    request: Request, model_id: int, mode: str = "file", round: int | None = None
+    request: Request, model_id: Int64, mode: str = "file", round: Int64 | None = None
 ) -> Response:
     c = container(request)
     card = model_page.model_card(c, model_id=model_id)
@@ -93,8 +93,8 @@ class InvalidAmountForm(ValueError):
 @router.post("/models/{model_id}/order/preview", dependencies=[Depends(csrf_protect)])
 def preview(
     request: Request,
-    model_id: int,
-    instrument_id: int = Form(...),
+    model_id: Int64,
+    instrument_id: int = Form(..., ge=INT64_MIN, le=INT64_MAX),
     side: str = Form("bid"),
     kind: str = Form("limit"),
     quantity: str = Form("1"),
@@ -107,8 +107,8 @@ def preview(
     c = container(request)
     back = f"/models/{model_id}"
     try:
-        qty = form_int(quantity)
-        qty = -1 if qty is None else qty
+        parsed = form_int(quantity)
+        qty = -1 if parsed is None else parsed
         units = None if kind in ("buy_now", "sell_now") else _units(price, "price")
         q = model_page.quote(
             c, instrument_id=instrument_id, side=side, kind=kind, quantity=qty, price=units
@@ -145,12 +145,12 @@ def preview(
 @router.post("/models/{model_id}/order/confirm", dependencies=[Depends(csrf_protect)])
 def confirm(
     request: Request,
-    model_id: int,
-    instrument_id: int = Form(...),
+    model_id: Int64,
+    instrument_id: int = Form(..., ge=INT64_MIN, le=INT64_MAX),
     side: str = Form(...),
     kind: str = Form(...),
-    quantity: int = Form(...),
-    price: int = Form(...),
+    quantity: int = Form(..., ge=INT64_MIN, le=INT64_MAX),
+    price: int = Form(..., ge=INT64_MIN, le=INT64_MAX),
     slot_model_id: str = Form(""),
     client_order_id: str = Form(...),
 ) -> Response:
@@ -212,7 +212,7 @@ def confirm(
 @router.post("/models/{model_id}/ladder", dependencies=[Depends(csrf_protect)])
 def set_ladder(
     request: Request,
-    model_id: int,
+    model_id: Int64,
     mode: str = Form("file"),
     levels: str = Form(""),
     apply_to_open: str = Form(""),
@@ -243,7 +243,7 @@ def set_ladder(
 
 
 @router.post("/orders/{order_id}/cancel", dependencies=[Depends(csrf_protect)])
-def cancel(request: Request, order_id: int, back: str = Form("/portfolio")) -> Response:
+def cancel(request: Request, order_id: Int64, back: str = Form("/portfolio")) -> Response:
     user_id = current_user_id(request)
     if user_id is None:
         return to_login(request)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import types
 import typing
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Interval
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 
@@ -21,7 +22,13 @@ from nmrx.platform.errors import InvalidInput, NotFound
 
 MAX_INT = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
 MIN_INT = -(2**63)
+INT64_MIN, INT64_MAX = MIN_INT, MAX_INT
+MAX_PAGE = 1_000_000  # page × per_page stays far inside 64 bits
 _DIGITS = re.compile(r"[0-9]{1,19}")
+
+# an integer the database can hold, for path and query parameters and JSON fields (the
+# declared bound shows in the OpenAPI document; ``bounded_numbers`` covers what is not declared)
+Int64 = Annotated[int, Interval(ge=MIN_INT, le=MAX_INT)]
 
 
 def in_range(value: int) -> bool:

@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     rate_limit_stream_min_poll_seconds: float = Field(
         0.5, gt=0, description="streams asked to poll faster poll this often"
     )
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="largest predictions file an upload may carry"
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="largest request body of any other route (JSON, forms)"
+    )
 
     @model_validator(mode="after")
     def _demo_rate_limits(self) -> Settings:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictInt
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.platform.api_deps import container, require
+from nmrx.platform.bounds import MAX_PAGE, Int64
 from nmrx.platform.wire import Money, _no_float
 from nmrx.reputation import discovery, reviews, standing
 from nmrx.reputation import track_records as performance
@@ -109,7 +110,7 @@ def _performance(t: performance.TrackRecord) -> PerformanceOut:
 
 
 @router.get("/models/{model_id}/performance", response_model=PerformanceOut, tags=["reputation"])
-def get_performance(model_id: int, request: Request) -> PerformanceOut:
+def get_performance(model_id: Int64, request: Request) -> PerformanceOut:
     """The model's live scores and payouts per round as last synced from Numerai, its stake
     and age, and summaries over the last 20 and 60 scored rounds."""
     return _performance(performance.track_record(container(request), model_id))
@@ -119,7 +120,7 @@ def get_performance(model_id: int, request: Request) -> PerformanceOut:
     "/models/{model_id}/performance/sync", response_model=PerformanceOut, tags=["reputation"]
 )
 def sync_performance(
-    model_id: int, request: Request, who: Principal = Depends(require(Scope.READ))
+    model_id: Int64, request: Request, who: Principal = Depends(require(Scope.READ))
 ) -> PerformanceOut:
     """Sync the track record from Numerai now (a sync within the last minute is reused)."""
     return _performance(performance.sync_on_demand(container(request), model_id=model_id))
@@ -231,7 +232,7 @@ Rating = Annotated[StrictInt, BeforeValidator(_no_float)]
 class ReviewIn(BaseModel):
     rating: Rating = Field(description="1 to 5")
     text: str = Field(description="1 to 2,000 characters")
-    fill_id: int | None = Field(
+    fill_id: Int64 | None = Field(
         None, description="the purchase reviewed; omitted: your oldest settled one not reviewed"
     )
 
@@ -271,7 +272,7 @@ def _review(v: reviews.ReviewView) -> ReviewOut:
 
 
 @router.get("/models/{model_id}/reviews", response_model=list[ReviewOut], tags=["reputation"])
-def model_reviews(model_id: int, request: Request) -> list[ReviewOut]:
+def model_reviews(model_id: Int64, request: Request) -> list[ReviewOut]:
     return [_review(v) for v in reviews.of_model(container(request), model_id=model_id)]
 
 
@@ -284,7 +285,7 @@ def seller_reviews(username: str, request: Request) -> list[ReviewOut]:
     "/models/{model_id}/reviewable", response_model=list[ReviewableOut], tags=["reputation"]
 )
 def my_reviewable(
-    model_id: int, request: Request, who: Principal = Depends(require(Scope.READ))
+    model_id: Int64, request: Request, who: Principal = Depends(require(Scope.READ))
 ) -> list[ReviewableOut]:
     """Your settled purchases of the model that you have not reviewed yet."""
     rows = reviews.reviewable(container(request), user_id=who.user_id, model_id=model_id)
@@ -295,7 +296,7 @@ def my_reviewable(
     "/models/{model_id}/reviews", response_model=ReviewOut, status_code=201, tags=["reputation"]
 )
 def post_review(
-    model_id: int,
+    model_id: Int64,
     body: ReviewIn,
     request: Request,
     who: Principal = Depends(require(Scope.TRADE)),
@@ -315,7 +316,10 @@ def post_review(
 
 @router.post("/reviews/{review_id}/reply", response_model=ReviewOut, tags=["reputation"])
 def post_reply(
-    review_id: int, body: ReplyIn, request: Request, who: Principal = Depends(require(Scope.TRADE))
+    review_id: Int64,
+    body: ReplyIn,
+    request: Request,
+    who: Principal = Depends(require(Scope.TRADE)),
 ) -> ReviewOut:
     """The seller of the reviewed purchase answers, once."""
     return _review(
@@ -401,7 +405,7 @@ def discover(
         "lowest_ask", "last_sale", "volume", "score", "sharpe", "stake", "rating", "name"
     ] = "volume",
     order: Literal["asc", "desc"] | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     per_page: int = Query(25, ge=1, le=discovery.MAX_PER_PAGE),
 ) -> MarketPageOut:
     """The market list: every listed model and mode, searched, filtered, sorted, paged."""

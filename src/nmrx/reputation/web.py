@@ -8,14 +8,14 @@ For other pages: :func:`reputation_context` gives what ``_track_record.html`` an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from nmrx.platform.api_deps import container
-from nmrx.platform.bounds import form_int
+from nmrx.platform.bounds import MAX_PAGE, Int64, form_int
 from nmrx.platform.errors import InvalidInput, ServiceError
 from nmrx.reputation import discovery, reviews
 from nmrx.reputation import track_records as performance
@@ -77,8 +77,8 @@ def markets_page(
     has_asks: str | None = None,
     sort: str = "volume",
     order: str | None = None,
-    page: int = 1,
-    per_page: int = 25,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    per_page: Int64 = 25,
 ) -> Response:
     c = container(request)
     filters: dict[str, Any] = {
@@ -130,13 +130,13 @@ def markets_page(
 
 
 @router.get("/models/{model_id}/track-record", response_class=HTMLResponse)
-def track_record_page(request: Request, model_id: int) -> Response:
+def track_record_page(request: Request, model_id: Int64) -> Response:
     back = f"/models/{model_id}/track-record"
     return render(request, "track_record.html", **reputation_context(request, model_id, back=back))
 
 
 @router.post("/models/{model_id}/track-record/sync", dependencies=[Depends(csrf_protect)])
-def sync_track_record(request: Request, model_id: int, back: str = Form("")) -> Response:
+def sync_track_record(request: Request, model_id: Int64, back: str = Form("")) -> Response:
     if current_user_id(request) is None:
         return to_login(request)
     try:
@@ -150,7 +150,7 @@ def sync_track_record(request: Request, model_id: int, back: str = Form("")) -> 
 @router.post("/models/{model_id}/reviews", dependencies=[Depends(csrf_protect)])
 def post_review(
     request: Request,
-    model_id: int,
+    model_id: Int64,
     rating: str = Form(""),
     text: str = Form(""),
     fill_id: str = Form(""),
@@ -178,7 +178,7 @@ def post_review(
 
 @router.post("/reviews/{review_id}/reply", dependencies=[Depends(csrf_protect)])
 def post_reply(
-    request: Request, review_id: int, text: str = Form(""), back: str = Form("")
+    request: Request, review_id: Int64, text: str = Form(""), back: str = Form("")
 ) -> Response:
     user_id = current_user_id(request)
     if user_id is None:

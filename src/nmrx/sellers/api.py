@@ -11,6 +11,7 @@ from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container, require
+from nmrx.platform.bounds import Int64
 from nmrx.platform.wire import AmountIn, Money
 from nmrx.sellers import collateral, numerai_keys, ownership
 
@@ -124,7 +125,7 @@ def add_key(
 
 @router.delete("/numerai-keys/{key_id}", status_code=204, tags=["numerai keys"])
 def delete_key(
-    key_id: int, request: Request, who: Principal = Depends(require(Scope.TRADE))
+    key_id: Int64, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> None:
     numerai_keys.delete_key(container(request), user_id=who.user_id, key_id=key_id)
 
@@ -160,7 +161,7 @@ def list_codes(request: Request, who: Principal = Depends(require(Scope.READ))) 
     dependencies=[Depends(rate_limit.per_account("verification_checks"))],
 )
 def check_code(
-    code_id: int, request: Request, who: Principal = Depends(require(Scope.TRADE))
+    code_id: Int64, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> CheckOut:
     result = ownership.check_code(container(request), user_id=who.user_id, code_id=code_id)
     return CheckOut(
@@ -179,7 +180,7 @@ def my_models(request: Request, who: Principal = Depends(require(Scope.READ))) -
 
 @router.delete("/models/{model_id}/ownership", status_code=204, tags=["models"])
 def release(
-    model_id: int, request: Request, who: Principal = Depends(require(Scope.TRADE))
+    model_id: Int64, request: Request, who: Principal = Depends(require(Scope.TRADE))
 ) -> None:
     ownership.release_model(container(request), user_id=who.user_id, model_id=model_id)
 

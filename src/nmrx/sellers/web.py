@@ -10,12 +10,13 @@ from nmrx.delivery import uploads
 from nmrx.notifications import service as notifications
 from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container
+from nmrx.platform.bounds import Int64
 from nmrx.platform.errors import InvalidInput, ServiceError
 from nmrx.sellers import collateral, numerai_keys, ownership
 from nmrx.sellers.rules import CheckOutcome
 from nmrx.wallet.money import InvalidAmount, format_nmr, parse_nmr
 from nmrx.web.pages import render, to_login
-from nmrx.web.session import csrf_protect, current_user_id, flash
+from nmrx.web.session import csrf_protect, csrf_protect_before_body, current_user_id, flash
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,20 +43,24 @@ def sell_page(request: Request) -> Response:
     )
 
 
-@router.post("/sell/models/{model_id}/upload", dependencies=[Depends(csrf_protect)])
-async def sell_upload(request: Request, model_id: int) -> Response:
+@router.post("/sell/models/{model_id}/upload")
+async def sell_upload(request: Request, model_id: Int64) -> Response:
+    # who and CSRF first, from the headers and the URL: an anonymous or cross-site body is
+    # refused before a byte of it is read
     user_id = current_user_id(request)
     if user_id is None:
         return to_login(request)
-    form = await request.form()
+    csrf_protect_before_body(request)
+    form = await request.form(max_files=1, max_fields=10)
     file = form.get("file")
     if file is None or isinstance(file, str) or not file.filename:
         flash(request, "Choose a CSV or parquet file to upload.", "error")
         return _back("/sell")
-    content = await file.read(50 * 1024 * 1024 + 1)
+    limit = container(request).settings.max_upload_bytes
+    content = await file.read(limit + 1)
     try:
-        if len(content) > 50 * 1024 * 1024:
-            raise InvalidInput("the file is larger than 50 MB")
+        if len(content) > limit:
+            raise InvalidInput(f"the file is larger than {limit // (1024 * 1024)} MB")
         info = uploads.upload_predictions(
             container(request),
             user_id=user_id,
@@ -110,7 +115,7 @@ def sell_request_code(
         Depends(rate_limit.per_session("verification_checks")),
     ],
 )
-def sell_check_code(request: Request, code_id: int) -> Response:
+def sell_check_code(request: Request, code_id: Int64) -> Response:
     user_id = current_user_id(request)
     if user_id is None:
         return to_login(request)
@@ -124,7 +129,7 @@ def sell_check_code(request: Request, code_id: int) -> Response:
 
 
 @router.post("/sell/models/{model_id}/release", dependencies=[Depends(csrf_protect)])
-def sell_release(request: Request, model_id: int) -> Response:
+def sell_release(request: Request, model_id: Int64) -> Response:
     user_id = current_user_id(request)
     if user_id is None:
         return to_login(request)
@@ -171,7 +176,7 @@ def keys_add(request: Request, public_id: str = Form(""), secret: str = Form("")
 
 
 @router.post("/numerai-keys/{key_id}/delete", dependencies=[Depends(csrf_protect)])
-def keys_delete(request: Request, key_id: int) -> Response:
+def keys_delete(request: Request, key_id: Int64) -> Response:
     user_id = current_user_id(request)
     if user_id is None:
         return to_login(request)

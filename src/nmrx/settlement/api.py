@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.platform.api_deps import container, require
+from nmrx.platform.bounds import Int64
 from nmrx.platform.errors import InvalidInput
 from nmrx.platform.sse import cursor_stream
 from nmrx.platform.wire import Money
@@ -64,7 +65,7 @@ def my_fills(
 
 @router.get("/fills/{fill_id}/timeline", response_model=TimelineOut, tags=["settlement"])
 def fill_timeline(
-    fill_id: int, request: Request, who: Principal = Depends(require(Scope.READ))
+    fill_id: Int64, request: Request, who: Principal = Depends(require(Scope.READ))
 ) -> TimelineOut:
     fill, steps = settlement.timeline(container(request), user_id=who.user_id, fill_id=fill_id)
     return TimelineOut(
@@ -86,9 +87,9 @@ class FillChangeOut(BaseModel):
 @router.get("/fills/stream", tags=["settlement"])
 async def fill_stream(
     request: Request,
-    after: int | None = None,
+    after: Int64 | None = None,
     poll: float = 1.0,
-    max_events: int | None = None,
+    max_events: Int64 | None = None,
     who: Principal = Depends(require(Scope.READ)),
 ) -> StreamingResponse:
     """Server-sent events: ``fill`` for every state change of your fills (as buyer or

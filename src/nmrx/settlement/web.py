@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from nmrx.market import service as orders
 from nmrx.platform.api_deps import container
+from nmrx.platform.bounds import Int64
 from nmrx.settlement import service as settlement
 from nmrx.settlement.api import stream_fill_changes
 from nmrx.wallet import service as wallet
@@ -64,7 +65,7 @@ def sales(request: Request) -> Response:
 
 @router.get("/fills/stream")
 async def fill_stream(
-    request: Request, after: int | None = None, poll: float = 1.0, max_events: int | None = None
+    request: Request, after: Int64 | None = None, poll: float = 1.0, max_events: Int64 | None = None
 ) -> Response:
     """The browser's live fill states: the JSON API's stream under the session (an
     ``EventSource`` cannot send a bearer token). Only the session user's fills."""
@@ -77,7 +78,7 @@ async def fill_stream(
 
 
 @router.get("/fills/{fill_id}", response_class=HTMLResponse)
-def fill_page(request: Request, fill_id: int) -> Response:
+def fill_page(request: Request, fill_id: Int64) -> Response:
     user_id = current_user_id(request)
     if user_id is None:
         return to_login(request)

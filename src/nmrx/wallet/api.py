@@ -13,6 +13,7 @@ from nmrx.accounts.rules import Scope
 from nmrx.accounts.service import Principal
 from nmrx.platform import rate_limit
 from nmrx.platform.api_deps import container, require
+from nmrx.platform.bounds import Int64
 from nmrx.platform.errors import InvalidInput, NotFound
 from nmrx.platform.wire import AmountIn, Money
 from nmrx.wallet import service as wallet
@@ -52,7 +53,7 @@ def get_wallet(request: Request, who: Principal = Depends(require(Scope.READ))) 
 
 @router.get("/wallet/history", response_model=list[HistoryEntry], tags=["wallet"])
 def get_history(
-    request: Request, limit: int = 100, who: Principal = Depends(require(Scope.READ))
+    request: Request, limit: Int64 = 100, who: Principal = Depends(require(Scope.READ))
 ) -> list[HistoryEntry]:
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")

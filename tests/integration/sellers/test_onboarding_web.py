@@ -118,9 +118,11 @@ def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
     owners_things_intact()
 
     file = predictions(emulator, round_number, seed=7)
+    token = csrf_token(browser, "/sell")
     r = browser.post(
         f"/sell/models/{target}/upload",
-        data={"csrf_token": csrf_token(browser, "/sell")},
+        params={"csrf_token": token},  # as the form's action carries it: checked before the body
+        data={"csrf_token": token},
         files={"file": ("preds.csv", file, "text/csv")},
     )
     assert r.status_code == 200 and r.url.path == "/sell"
@@ -141,9 +143,11 @@ def test_the_browser_routes_refuse_another_users_keys_codes_and_models(
 
     # the very same requests from the owner do what they say: the refusals above were real
     own = browser_login(market, owner.username)
+    token = csrf_token(own, "/sell")
     r = own.post(
         f"/sell/models/{target}/upload",
-        data={"csrf_token": csrf_token(own, "/sell")},
+        params={"csrf_token": token},
+        data={"csrf_token": token},
         files={"file": ("preds.csv", file, "text/csv")},
     )
     assert "Accepted preds.csv" in r.text, r.text

@@ -1,7 +1,8 @@
 // The model page: charts from the JSON API (uPlot, served locally) and live updates by SSE.
 (function () {
-  const M = window.NMRX_MODEL;
-  if (!M) return;
+  const tag = document.getElementById("nmrx-model");
+  if (!tag) return;
+  const M = { id: tag.dataset.modelId, mode: tag.dataset.mode, instrument: tag.dataset.instrument };
   const nmr = (units) => (units / 1e8).toFixed(4).replace(/0{1,2}$/, "");
   const width = (el) => Math.max(260, el.clientWidth - 4);
 
