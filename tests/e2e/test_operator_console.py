@@ -1,4 +1,4 @@
-"""The operator console in the browser (PRODUCT.md §13): the demo's operator finds an
+"""The operator console in the browser (market-rules §13): the demo's operator finds an
 account, suspends it (its open orders are cancelled, its session, login and API token
 refused), reads the decision in the audit trail and reinstates it; at desktop and phone
 widths, with screenshots (docs/screenshots/operator-desktop.png, operator-phone.png)."""

@@ -1,4 +1,4 @@
-"""Predictions files: parse and validate against a round's live universe (PRODUCT.md §5.2).
+"""Predictions files: parse and validate against a round's live universe (market-rules §5.2).
 
 Numerai's own validators (``numerai_tools.submissions``) decide what is valid; when they
 refuse a file, we say exactly what is wrong: which columns, how many ids are missing

@@ -1,4 +1,4 @@
-"""Delivery rules (PRODUCT.md §5.2): what a fill gets, when to retry, whose fault a failure is."""
+"""Delivery rules (market-rules §5.2): what a fill gets, when to retry, whose fault a failure is."""
 
 from __future__ import annotations
 

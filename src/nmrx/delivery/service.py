@@ -1,4 +1,4 @@
-"""Delivery (PRODUCT.md §5.2): downloads for File Mode buyers, automatic submissions to
+"""Delivery (market-rules §5.2): downloads for File Mode buyers, automatic submissions to
 buyers' slots (Stake Mode, and File Mode with a verification slot), re-delivery when the
 seller replaces the file. Each step is idempotent; a worker runs ``run_once`` periodically."""
 

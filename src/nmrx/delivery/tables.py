@@ -1,4 +1,4 @@
-"""Tables of uploads and deliveries (PRODUCT.md §5.2)."""
+"""Tables of uploads and deliveries (market-rules §5.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Market data (PRODUCT.md §4.1): markets and instruments with best bid / lowest ask /
+"""Market data (market-rules §4.1): markets and instruments with best bid / lowest ask /
 last sale, L2 depth with its sequence number, the trade tape, and the per-round price
 history (open/high/low/close/volume) of a model and mode. Read-only; public."""
 

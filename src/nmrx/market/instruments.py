@@ -1,7 +1,7 @@
 """Instruments and their books over time: the round calendar, opening and closing books.
 
 The platform keeps a book open for every (model, round, mode) of each verified model,
-for the first ``1 + books_ahead`` rounds whose trading has not closed (PRODUCT.md
+for the first ``1 + books_ahead`` rounds whose trading has not closed (market-rules
 §4.1). :func:`open_books` and :func:`close_books` are idempotent and meant to be
 called by a periodic worker (and by tests with an explicit ``now``):
 

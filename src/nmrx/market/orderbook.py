@@ -1,6 +1,6 @@
 """The order book of one instrument and its matching engine: pure, in memory, no I/O.
 
-Rules (PRODUCT.md §4.1):
+Rules (market-rules §4.1):
 
 * **Price-time priority.** The best price trades first; within a price level the
   order with the lowest ``seq`` (placed earliest) trades first. The book assigns

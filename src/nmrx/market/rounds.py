@@ -1,6 +1,6 @@
 """The round calendar: project Numerai's rounds from one known round. Pure, all times UTC.
 
-Numerai's schedule (PRODUCT.md §2): rounds open Tuesday to Saturday, one per day, and
+Numerai's schedule (market-rules §2): rounds open Tuesday to Saturday, one per day, and
 round numbers go up by one per round (five per week). A weekday round (Tue–Fri) opens
 at 13:00 and closes at 14:00 the same day; the Saturday round opens at 18:00 and
 closes on Monday at 14:30.

@@ -1,4 +1,4 @@
-"""Market rules around the matching engine (PRODUCT.md §3, §4): modes, order and fill
+"""Market rules around the matching engine (market-rules §3, §4): modes, order and fill
 states, what a bid holds, where a fill's money goes, and the market's ledger invariants.
 
 Pure: no I/O. The services load state, ask these functions, and write the result.

@@ -1,1 +1,1 @@
-"""The operator console: accounts, suspension, the audit trail, reserves (PRODUCT.md §13)."""
+"""The operator console: accounts, suspension, the audit trail, reserves (market-rules §13)."""

@@ -1,4 +1,4 @@
-"""Discovery (PRODUCT.md §6): the market list with search, filters, sorts and pages,
+"""Discovery (market-rules §6): the market list with search, filters, sorts and pages,
 and the trending view — read from the read model of :mod:`nmrx.reputation.market_list`
 (refreshed by the worker's ``tick``; ``as_of`` says when).
 """

@@ -1,4 +1,4 @@
-"""The market list's read model (PRODUCT.md §6), refreshed by the worker.
+"""The market list's read model (market-rules §6), refreshed by the worker.
 
 Sorting markets by volume or last sale means aggregating every fill; with a million
 fills that is far too slow per request. So :func:`refresh` keeps:

@@ -1,4 +1,4 @@
-"""Verified reviews (PRODUCT.md §6): a 1–5 rating and text from the buyer of a settled
+"""Verified reviews (market-rules §6): a 1–5 rating and text from the buyer of a settled
 fill (released or refunded) of the model, one per fill; the seller may reply once.
 
 The rules are :func:`nmrx.reputation.rules.may_review` / ``may_reply``; the database

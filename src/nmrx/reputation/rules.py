@@ -1,4 +1,4 @@
-"""Reputation maths (PRODUCT.md §6), pure: score summaries, seller ratios, review rules,
+"""Reputation maths (market-rules §6), pure: score summaries, seller ratios, review rules,
 trending windows. No I/O; the services feed it rows and store what it returns.
 
 **Score summaries.** A model's track record is its per-round live score (the latest

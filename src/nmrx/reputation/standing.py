@@ -1,4 +1,4 @@
-"""A seller's standing (PRODUCT.md §6), computed from the exchange's own records only.
+"""A seller's standing (market-rules §6), computed from the exchange's own records only.
 
 Every figure comes with the ids it counted, so anyone can trace it:
 

@@ -1,4 +1,4 @@
-"""Tables of reputation and discovery (PRODUCT.md §6).
+"""Tables of reputation and discovery (market-rules §6).
 
 * ``model_performance`` / ``model_round_scores``: a model's track record as synced from
   Numerai — per round the latest published live scores and payout, per model the

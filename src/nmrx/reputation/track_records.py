@@ -1,4 +1,4 @@
-"""Model track records (PRODUCT.md §6): synced from Numerai, summarised, served.
+"""Model track records (market-rules §6): synced from Numerai, summarised, served.
 
 ``sync_model`` reads one model's rounds (scores and payouts) and profile (stake, start
 date) from Numerai and stores them; ``sync_due`` is the worker's duty (listed models

@@ -1,4 +1,4 @@
-"""Seller rules (PRODUCT.md §5.1): binding a model by a one-time bio code, and the
+"""Seller rules (market-rules §5.1): binding a model by a one-time bio code, and the
 collateral a seller must keep locked.
 
 A seller asks to verify a model; the platform issues an unguessable code that expires

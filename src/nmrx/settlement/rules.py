@@ -1,4 +1,4 @@
-"""Settlement (PRODUCT.md §5.3): the fill state machine and the rule table, as pure functions.
+"""Settlement (market-rules §5.3): the fill state machine and the rule table, as pure functions.
 
 A fill moves through a table of states; an illegal move raises. ``decide`` reads the facts a
 reconciler gathered (deliveries, the clock, scores from Numerai) and returns the next move —

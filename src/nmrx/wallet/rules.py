@@ -1,4 +1,4 @@
-"""Ledger rules (PRODUCT.md §3): double-entry transfers, two-phase holds, invariants.
+"""Ledger rules (market-rules §3): double-entry transfers, two-phase holds, invariants.
 
 Pure: no I/O. The persistence adapter loads accounts, asks these functions whether
 a movement is allowed and what it does, and writes the result.

@@ -1,6 +1,6 @@
 """The operator's decisions through the services: the role, suspension (orders cancelled,
 holds voided, login, tokens, trading and withdrawal refused), reinstatement, the audit
-trail and the reserves (PRODUCT.md §13)."""
+trail and the reserves (market-rules §13)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ fill gives, and ``nmrx ledger check`` passes.
 
 The fills are made through the real services in this process (four sellers — honest,
 silent, cheating, not submitting to their own model — and a few dozen buyers), so every
-rule path of PRODUCT.md §5.3 that needs no fault injection is crossed: File Mode released
+rule path of market-rules §5.3 that needs no fault injection is crossed: File Mode released
 at delivery, non-delivery refunds with the 10 % penalty, protected fills (Stake Mode and
 File Mode with a slot) released on matching scores, refunded with the 100 % penalty when
 the seller's model scored differently or has no submission, buyers overriding the

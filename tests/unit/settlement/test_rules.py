@@ -1,4 +1,4 @@
-"""The rule table of PRODUCT.md §5.3 as pure decisions, and the money of each outcome."""
+"""The rule table of market-rules §5.3 as pure decisions, and the money of each outcome."""
 
 from __future__ import annotations
 
