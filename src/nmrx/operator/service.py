@@ -25,7 +25,6 @@ from nmrx.operator.rules import (
     reserves,
     user_subject,
 )
-from nmrx.platform.clock import utcnow
 from nmrx.platform.db import Database
 from nmrx.platform.errors import Conflict, InvalidInput, NotFound
 from nmrx.platform.events import AccountSuspended
@@ -162,7 +161,7 @@ def suspend(c: Container, *, operator_id: int, user_id: int, reason: str | None)
             raise Conflict("you cannot suspend your own account")
         if user.suspended_at is not None:
             raise Conflict(f"{user.username} is already suspended")
-        user.suspended_at = utcnow()  # when it was decided, as the audit trail records it
+        user.suspended_at = now
         user.suspended_reason = why
         session.flush()
         c.bus.publish(
