@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from nmrx import __version__
@@ -65,6 +67,19 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+_ERROR_PAGES = {
+    404: ("Page not found", "There is no page at this address."),
+    405: ("Page not found", "There is no page at this address."),
+    422: ("That did not work", "Some of what was sent could not be read: go back and try again."),
+    500: ("Something went wrong", "Something went wrong on our side; nothing was charged."),
+}
+
+
+def _error_page(status: int) -> dict[str, str]:
+    heading, error = _ERROR_PAGES.get(status, ("That did not work", "That request failed."))
+    return {"heading": heading, "error": error}
+
+
 def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         title="NMRX — the Numerai prediction exchange",
@@ -109,8 +124,29 @@ def create_app(container: Container) -> FastAPI:
     async def invalid_amount(request: Request, exc: InvalidAmount) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):  # the API's answer is unchanged
+            return await http_exception_handler(request, exc)
+        page = render(
+            request, "error.html", status_code=exc.status_code, **_error_page(exc.status_code)
+        )
+        page.headers.update(exc.headers or {})
+        return page
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        if _wants_json(request):
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        return render(request, "error.html", status_code=500, **_error_page(500))
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if not _wants_json(request):
+            # /models/abc is a page that does not exist; a mangled form is a 422 page
+            missing = any(err.get("loc", ("",))[0] == "path" for err in exc.errors())
+            status = 404 if missing else 422
+            return render(request, "error.html", status_code=status, **_error_page(status))
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")

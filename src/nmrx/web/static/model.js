@@ -1,7 +1,8 @@
 // The model page: charts from the JSON API (uPlot, served locally) and live updates by SSE.
 (function () {
-  const M = window.NMRX_MODEL;
-  if (!M) return;
+  const data = document.getElementById("model-data");
+  if (!data) return;
+  const M = { id: Number(data.dataset.id), mode: data.dataset.mode, instrument: data.dataset.instrument ? Number(data.dataset.instrument) : null };
   const nmr = (units) => (units / 1e8).toFixed(4).replace(/0{1,2}$/, "");
   const width = (el) => Math.max(260, el.clientWidth - 4);
 
