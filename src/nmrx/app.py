@@ -113,7 +113,13 @@ def create_app(container: Container) -> FastAPI:
         if not _wants_json(request):
             if isinstance(exc, Unauthorized):
                 return to_login(request)
-            page = render(request, "error.html", status_code=exc.status, error=exc.message)
+            page = render(
+                request,
+                "error.html",
+                status_code=exc.status,
+                heading=_error_page(exc.status)["heading"],
+                error=exc.message,
+            )
             page.headers.update(headers)
             return page
         if exc.status == 401:
