@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from fastapi.testclient import TestClient
 
 from nmrx.platform.bootstrap import Container
@@ -262,3 +263,21 @@ def test_a_bad_quantity_in_stake_mode_keeps_the_mode_round_and_typed_values(
     assert "Enter how many NMR of allowance you want as a whole number above zero" in page.text
     assert "Enter your bid price in NMR per NMR staked, e.g. 0.05." in page.text
     assert "not a decimal NMR amount" not in page.text
+
+
+def test_a_failure_is_a_styled_500_page_and_the_api_answer_is_unchanged(
+    market: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nmrx.app import create_app
+    from nmrx.market import data as market_data
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(market_data, "list_instruments", broken)
+    client = TestClient(create_app(market), raise_server_exceptions=False)
+    page = client.get("/")
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in page.text and "database went away" not in page.text
+    api = client.get("/api/v1/markets")
+    assert api.status_code == 500 and api.text == "Internal Server Error"
