@@ -64,10 +64,21 @@ def test_a_logged_out_buy_now_ends_on_a_filled_order_with_the_choices_kept(
     set_ladder(seller, model_url, "file", "5 @ 0.5", "0.50 NMR")
 
     buyer.goto(model_url)  # logged out
+    price = buyer.get_by_label(re.compile(r"^Your bid"))
+    expect(price).to_be_hidden()  # Buy Now needs no price
+    buyer.locator("label[for=kind-bid]").click()
+    expect(price).to_be_visible()
+    expect(buyer.get_by_role("button", name="Review bid")).to_be_visible()
+    buyer.locator(".buy-box").screenshot(path=str(SHOTS / f"buy-box-bid-{width}.png"))
+    buyer.locator("label[for=kind-buy]").click()
+    expect(price).to_be_hidden()
     buyer.get_by_label("Copies").fill("2")
     buyer.get_by_role("button", name="Buy Now at 0.50").click()
     expect(buyer).to_have_url(re.compile(r"/login\?next="))
     expect(buyer.get_by_role("heading", name="Log in")).to_be_visible()
+    expect(buyer.get_by_role("link", name="Create an account")).to_have_attribute(
+        "href", re.compile(r"^/register\?next=")
+    )
     shoot(buyer, "login-return", width)
     buyer.get_by_label("Username").fill("bob")
     buyer.get_by_label("Password").fill("demo-password")

@@ -123,7 +123,7 @@ def review_url(model_id: int, fields: dict[str, str]) -> str:
 
 
 def _login_first(request: Request, next_url: str) -> Response:
-    flash(request, "Please log in first: your order is kept.", "error")
+    flash(request, "Log in or create an account to review your order: what you typed is kept.")
     return RedirectResponse(f"/login?{urlencode({'next': next_url}, safe='/')}", status_code=303)
 
 
