@@ -210,7 +210,7 @@ def test_the_review_says_what_is_bought_and_when(
     assert f'<a href="/sellers/{seller.user.username}">' in text
     assert 'id="confirm-order">1 copy at 0.06 NMR each' in text and "1 copies" not in text
     assert "Expires</dt>" in text and "Trading closes" in text and "Seller uploads by" in text
-    assert "Download from" in text and text.count(" UTC") >= 4
+    assert "Your download" in text and text.count(" UTC") >= 4
     assert "Collateral" not in text  # File Mode has none
     assert "This bid would buy at once at 0.05 NMR" in text
     assert 'class="cancel-link">Cancel</a>' in text and "button secondary" not in text
