@@ -148,16 +148,18 @@ def create_app(container: Container) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        if not _wants_json(request):
-            # /models/abc is a page that does not exist; a mangled form is a 422 page
-            missing = any(err.get("loc", ("",))[0] == "path" for err in exc.errors())
-            status = 404 if missing else 422
-            return render(request, "error.html", status_code=status, **_error_page(status))
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             problems.append(f"{where}: {message}" if where else message)
+        if not _wants_json(request):
+            # /models/abc is a page that does not exist; a mangled form is a 422 page
+            if any(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+                return render(request, "error.html", status_code=404, **_error_page(404))
+            page = _error_page(422)
+            page["error"] += f" ({'; '.join(problems)})"
+            return render(request, "error.html", status_code=422, **page)
         return JSONResponse({"error": "; ".join(problems), "details": problems}, status_code=422)
 
     @app.get("/healthz", include_in_schema=False)

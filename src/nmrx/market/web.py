@@ -131,7 +131,7 @@ def _login_first(request: Request, next_url: str) -> Response:
 def preview_again(
     request: Request,
     model_id: int,
-    instrument_id: str = "",
+    instrument_id: int | None = None,
     side: str = "bid",
     kind: str = "buy_now",
     quantity: str = "1",
@@ -140,7 +140,7 @@ def preview_again(
 ) -> Response:
     """The review step by address (after logging in): shows, moves nothing."""
     fields = {
-        "instrument_id": instrument_id,
+        "instrument_id": "" if instrument_id is None else str(instrument_id),
         "side": side,
         "kind": kind,
         "quantity": quantity,
@@ -154,7 +154,7 @@ def preview_again(
 def preview(
     request: Request,
     model_id: int,
-    instrument_id: str = Form(""),
+    instrument_id: int = Form(...),
     side: str = Form("bid"),
     kind: str = Form("buy_now"),
     quantity: str = Form("1"),
@@ -162,7 +162,7 @@ def preview(
     slot_model_id: str = Form(""),
 ) -> Response:
     fields = {
-        "instrument_id": instrument_id,
+        "instrument_id": "" if instrument_id is None else str(instrument_id),
         "side": side,
         "kind": kind,
         "quantity": quantity,
