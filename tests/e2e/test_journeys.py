@@ -314,6 +314,8 @@ def test_a_bid_after_trading_closed_is_refused_in_the_browser(
     open_fresh_round(buyer, demo_server, demo_emulator)
     buyer.goto(f"{demo_server}/markets")
     buyer.get_by_role("link", name="alice_m1", exact=True).first.click()
+    # File Mode: a Stake Mode bid is refused on review without a slot of one's own
+    buyer.get_by_role("link", name=re.compile(r"^File Mode")).click()
     round_label = buyer.locator(".rounds [aria-current=page]").inner_text()
     round_number = int(re.search(r"Round (\d+)", round_label).group(1))
     buyer.locator("label[for=kind-bid]").click()
