@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from nmrx import __version__
@@ -66,6 +68,19 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+_ERROR_PAGES = {
+    404: ("Page not found", "There is no page at this address."),
+    405: ("Page not found", "There is no page at this address."),
+    422: ("That did not work", "Some of what was sent could not be read: go back and try again."),
+    500: ("Something went wrong", "Something went wrong on our side; nothing was charged."),
+}
+
+
+def _error_page(status: int) -> dict[str, str]:
+    heading, error = _ERROR_PAGES.get(status, ("That did not work", "That request failed."))
+    return {"heading": heading, "error": error}
+
+
 def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         title="NMRX — the Numerai prediction exchange",
@@ -106,7 +121,13 @@ def create_app(container: Container) -> FastAPI:
         if not _wants_json(request):
             if isinstance(exc, Unauthorized):
                 return to_login(request)
-            page = render(request, "error.html", status_code=exc.status, error=exc.message)
+            page = render(
+                request,
+                "error.html",
+                status_code=exc.status,
+                heading=_error_page(exc.status)["heading"],
+                error=exc.message,
+            )
             page.headers.update(headers)
             return page
         if exc.status == 401:
@@ -117,6 +138,22 @@ def create_app(container: Container) -> FastAPI:
     async def invalid_amount(request: Request, exc: InvalidAmount) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):  # the API's answer is unchanged
+            return await http_exception_handler(request, exc)
+        page = render(
+            request, "error.html", status_code=exc.status_code, **_error_page(exc.status_code)
+        )
+        page.headers.update(exc.headers or {})
+        return page
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        if _wants_json(request):
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        return render(request, "error.html", status_code=500, **_error_page(500))
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         problems = []
@@ -124,6 +161,13 @@ def create_app(container: Container) -> FastAPI:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             problems.append(f"{where}: {message}" if where else message)
+        if not _wants_json(request):
+            # /models/abc is a page that does not exist; a mangled form is a 422 page
+            if any(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+                return render(request, "error.html", status_code=404, **_error_page(404))
+            page = _error_page(422)
+            page["error"] += f" ({'; '.join(problems)})"
+            return render(request, "error.html", status_code=422, **page)
         return JSONResponse({"error": "; ".join(problems), "details": problems}, status_code=422)
 
     @app.get("/healthz", include_in_schema=False)

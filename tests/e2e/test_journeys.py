@@ -163,15 +163,14 @@ def test_file_mode_journey_from_registration_to_review(
     round_number = open_fresh_round(seller, demo_server, demo_emulator)
     set_ladder(seller, model_url, "file", "3 @ 0.5", "0.50 NMR")
 
-    # The buyer: no money yet, so Buy Now is refused on confirmation and nothing moves.
+    # The buyer: no money yet, so the review refuses Buy Now before Confirm; nothing moves.
     register(buyer, demo_server, "felix")
     buyer.goto(model_url)
     buyer.get_by_role("button", name="Buy Now at 0.50").click()
     expect(buyer.locator("#confirm-hold")).to_contain_text("0.50 NMR from your available 0.00 NMR")
-    buyer.get_by_role("button", name="Confirm").click()
-    expect(buyer.get_by_role("status")).to_contain_text(
-        "insufficient funds: this bid holds 0.50 NMR"
-    )
+    expect(buyer.get_by_role("button", name="Confirm")).to_be_disabled()
+    expect(buyer.get_by_role("link", name="Add NMR")).to_have_attribute("href", "/wallet")
+    buyer.goto(model_url)
     expect(buyer.locator("#best-ask")).to_have_text("0.50 NMR")
 
     take_test_nmr(buyer, demo_server, "50")
@@ -180,12 +179,12 @@ def test_file_mode_journey_from_registration_to_review(
     buyer.get_by_role("button", name="Buy Now at 0.50").click()
     expect(buyer.locator("#confirm-price")).to_have_text("0.50 NMR each")
     expect(buyer.locator("#confirm-notional")).to_have_text("0.50 NMR")
-    expect(buyer.locator("#confirm-collateral")).to_have_text("0.00 NMR")
+    expect(buyer.locator("#confirm-collateral")).to_have_count(0)  # File Mode has none
     expect(buyer.get_by_text("0.01 NMR, paid by the seller when the trade settles")).to_be_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     buyer.screenshot(path=str(SCREENSHOTS / "confirm-desktop.png"), full_page=True)
     buyer.get_by_role("button", name="Confirm").click()
-    expect(buyer.get_by_role("status")).to_contain_text("Bought 1 at the market")
+    expect(buyer.get_by_role("status")).to_contain_text("Bought 1 copy at avg 0.50 NMR.")
     buyer.goto(f"{demo_server}/portfolio")
     expect(fill_row(buyer, "fiona_file")).to_contain_text("pending delivery")
 
@@ -254,7 +253,9 @@ def test_stake_mode_journey_submits_to_the_buyers_slot_and_settles_on_scores(
     )
     expect(buyer.get_by_text("sid_slot — we submit the file there automatically")).to_be_visible()
     buyer.get_by_role("button", name="Confirm").click()
-    expect(buyer.get_by_role("status")).to_contain_text("Bought 50 at the market")
+    expect(buyer.get_by_role("status")).to_contain_text(
+        "Bought 50 NMR of allowance at avg 0.05 NMR."
+    )
     buyer.goto(f"{demo_server}/wallet")
     expect(buyer.locator("#available")).to_have_text("95.00 NMR")
 
@@ -313,11 +314,14 @@ def test_a_bid_after_trading_closed_is_refused_in_the_browser(
     open_fresh_round(buyer, demo_server, demo_emulator)
     buyer.goto(f"{demo_server}/markets")
     buyer.get_by_role("link", name="alice_m1", exact=True).first.click()
+    # File Mode: a Stake Mode bid is refused on review without a slot of one's own
+    buyer.get_by_role("link", name=re.compile(r"^File Mode")).click()
     round_label = buyer.locator(".rounds [aria-current=page]").inner_text()
     round_number = int(re.search(r"Round (\d+)", round_label).group(1))
-    buyer.get_by_label("Bid price (NMR, for Place Bid)").fill("0.01")
-    buyer.get_by_role("button", name="Place Bid").click()
-    expect(buyer.get_by_role("heading", name="Confirm your purchase")).to_be_visible()
+    buyer.locator("label[for=kind-bid]").click()
+    buyer.get_by_label(re.compile(r"^Your bid \(NMR per")).fill("0.01")
+    buyer.get_by_role("button", name="Review bid").click()
+    expect(buyer.get_by_role("heading", name="Review your bid")).to_be_visible()
 
     # While the buyer reads the confirmation, Numerai's clock passes the trading deadline.
     emulator_admin(demo_emulator, "POST", "/clock/advance", {"to": "next_close"})

@@ -161,7 +161,7 @@ def test_a_purchase_can_be_started_from_the_keyboard(
     else:
         pytest.fail("Buy Now cannot be reached with Tab from the quantity field")
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Confirm your purchase")).to_be_visible()
+    expect(page.get_by_role("heading", name="Review your purchase")).to_be_visible()
     expect(page.get_by_role("button", name="Confirm")).to_be_visible()
     context.close()
 

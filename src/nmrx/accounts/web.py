@@ -23,30 +23,47 @@ router = APIRouter(include_in_schema=False)
 
 
 def _safe_next(target: str | None) -> str:
-    return (
-        target if target and target.startswith("/") and not target.startswith("//") else "/wallet"
+    """A return address on this site only: a path starting with one "/" (not "//", no
+    backslash or control character a browser could read as another host)."""
+    ok = (
+        target is not None
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ord(ch) < 32 for ch in target)
     )
+    return target if ok and target is not None else "/wallet"
 
 
 @router.get("/register", response_class=HTMLResponse)
-def register_page(request: Request) -> Response:
-    return render(request, "register.html", username="")
+def register_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "register.html", username="", next=_safe_next(next))
 
 
 @router.post(
     "/register",
     dependencies=[Depends(csrf_protect), Depends(rate_limit.per_ip("register_ip"))],
 )
-def register(request: Request, username: str = Form(""), password: str = Form("")) -> Response:
+def register(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    next: str = Form("/wallet"),
+) -> Response:
     try:
         who = accounts.register(container(request).db, username=username, password=password)
     except ServiceError as exc:
         return render(
-            request, "register.html", status_code=exc.status, error=exc.message, username=username
+            request,
+            "register.html",
+            status_code=exc.status,
+            error=exc.message,
+            username=username,
+            next=_safe_next(next),
         )
     login_session(request, user_id=who.user_id, username=who.username)
     flash(request, f"Welcome to NMRX, {who.username}!", "success")
-    return RedirectResponse("/wallet", status_code=303)
+    return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -70,7 +87,7 @@ def login(
             status_code=exc.status,
             error=exc.message,
             username=username,
-            next=next,
+            next=_safe_next(next),
         )
     login_session(request, user_id=who.user_id, username=who.username)
     return RedirectResponse(_safe_next(next), status_code=303)

@@ -82,20 +82,46 @@ def model_card(c: Container, *, model_id: int) -> ModelCard:
 
 @dataclass(frozen=True)
 class Quote:
-    """A trade's cost shown before confirmation. Amounts in units."""
+    """A trade's cost shown before confirmation: exactly what will fill. Amounts in units."""
 
     instrument_id: int
     side: str  # bid | ask
     kind: str  # buy_now | sell_now | limit
     mode: str
     round_number: int
-    quantity: int
-    price: int
-    notional: int
+    requested: int  # what the user typed
+    quantity: int  # what the order is for: Buy/Sell Now only what is on offer now
+    price: int  # the order's limit: Buy/Sell Now the last level the walk reaches
+    levels: list[tuple[int, int]]  # Buy/Sell Now: (price, quantity) that will fill, best first
+    notional: int  # what the fill costs (the sum over the levels)
     seller_fee: int
     collateral: int
-    hold: int  # what leaves the buyer's available funds when the bid is placed
-    available_now: int | None  # Buy/Sell Now: quantity on offer at the best price
+    hold: int  # what the placement holds from the buyer's available funds
+    crosses_at: int | None  # a limit order that trades at once at this price
+    trading_closes_at: datetime
+    round_close_at: datetime
+
+    @property
+    def average(self) -> int:
+        return self.notional // self.quantity if self.quantity else 0
+
+    @property
+    def short(self) -> int:
+        """How much of the request is not on offer (Buy/Sell Now)."""
+        return self.requested - self.quantity
+
+
+def walk(levels: list[tuple[int, int]], quantity: int) -> list[tuple[int, int]]:
+    """The levels (best first) a market order of ``quantity`` fills, with the part of each."""
+    taken: list[tuple[int, int]] = []
+    left = quantity
+    for price, size in levels:
+        if left <= 0:
+            break
+        part = min(size, left)
+        taken.append((price, part))
+        left -= part
+    return taken
 
 
 def quote(
@@ -106,33 +132,45 @@ def quote(
         raise InvalidInput("unknown order kind")
     if quantity <= 0:
         raise InvalidInput("quantity must be a whole number above zero")
-    available = None
+    book = market_data.book(c, instrument_id=instrument_id, depth=1000)
+    requested = quantity
+    taken: list[tuple[int, int]] = []
+    crosses_at = None
     if kind in ("buy_now", "sell_now"):
-        book = market_data.book(c, instrument_id=instrument_id, depth=1)
-        levels = book.asks if kind == "buy_now" else book.bids
-        if not levels:
+        taken = walk(book.asks if kind == "buy_now" else book.bids, quantity)
+        if not taken:
             raise InvalidInput(
                 "nothing is offered right now: place a bid instead"
                 if kind == "buy_now"
                 else "nobody bids right now: place an ask instead"
             )
-        price, available = levels[0]
-    if price is None or price <= 0:
-        raise InvalidInput("a limit order needs a price")
+        quantity = sum(q for _, q in taken)
+        price = taken[-1][0]
+        notional = sum(p * q for p, q in taken)
+    else:
+        if price is None or price <= 0:
+            raise InvalidInput("a limit order needs a price")
+        notional = quantity * price
+        other = book.asks if side == "bid" else book.bids
+        if other and (other[0][0] <= price if side == "bid" else other[0][0] >= price):
+            crosses_at = other[0][0]
     mode = Mode(inst.mode)
     per_unit = collateral_per_unit(mode, c.settings.stake_collateral_rate_bp)
-    notional = quantity * price
     return Quote(
         instrument_id=instrument_id,
         side=side,
         kind=kind,
         mode=inst.mode,
         round_number=inst.round_number,
+        requested=requested,
         quantity=quantity,
         price=price,
+        levels=taken,
         notional=notional,
         seller_fee=fee(notional, c.settings.platform_fee_rate_bp),
         collateral=quantity * per_unit if side == "bid" else 0,
         hold=bid_hold(quantity, price, per_unit) if side == "bid" else 0,
-        available_now=available,
+        crosses_at=crosses_at,
+        trading_closes_at=inst.trading_closes_at,
+        round_close_at=inst.round_close_at,
     )

@@ -5,6 +5,7 @@ themselves live with their feature (``accounts/web.py``, ``wallet/web.py``, …)
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -33,4 +34,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: objec
 
 def to_login(request: Request) -> RedirectResponse:
     flash(request, "Please log in first.", "error")
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    here = request.url.path
+    if request.method == "GET" and request.url.query:
+        here += "?" + request.url.query  # a page by address comes back with its choices
+    return RedirectResponse(f"/login?{urlencode({'next': here}, safe='/')}", status_code=303)

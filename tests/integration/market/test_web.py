@@ -54,7 +54,7 @@ def test_buy_now_shows_a_confirmation_before_anything_moves(
         re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', preview.text)
     )
     done = client.post(f"/models/{seller.model()}/order/confirm", data=hidden)
-    assert "Bought 10 at the market" in done.text
+    assert "Bought 10 NMR of allowance at avg 0.05 NMR." in done.text
     assert len(fills_of(market, book)) == 1
     assert wallet.balances(market.db, user_id=buyer.id) == wallet.Balances(nmr(9), 0, nmr("0.5"))
     again = client.post(f"/models/{seller.model()}/order/confirm", data=hidden)  # double submit

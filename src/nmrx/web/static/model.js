@@ -1,8 +1,8 @@
 // The model page: charts from the JSON API (uPlot, served locally) and live updates by SSE.
 (function () {
-  const tag = document.getElementById("nmrx-model");
-  if (!tag) return;
-  const M = { id: tag.dataset.modelId, mode: tag.dataset.mode, instrument: tag.dataset.instrument };
+  const data = document.getElementById("model-data");
+  if (!data) return;
+  const M = { id: Number(data.dataset.id), mode: data.dataset.mode, instrument: data.dataset.instrument ? Number(data.dataset.instrument) : null };
   const nmr = (units) => (units / 1e8).toFixed(4).replace(/0{1,2}$/, "");
   const width = (el) => Math.max(260, el.clientWidth - 4);
 
