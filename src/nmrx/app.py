@@ -22,6 +22,7 @@ from nmrx.market import web as market_web
 from nmrx.notifications import api as notifications_api
 from nmrx.notifications import web as notifications_web
 from nmrx.operator import web as operator_web
+from nmrx.platform import api_docs
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.bounds import bounded_numbers
 from nmrx.platform.errors import ServiceError, TooManyRequests, Unauthorized
@@ -89,6 +90,7 @@ def create_app(container: Container) -> FastAPI:
         StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),
         name="static",
     )
+    api_docs.document(ROUTERS)  # every status each route answers, with the error model
     for router in ROUTERS:
         app.include_router(router)
 
@@ -113,6 +115,9 @@ def create_app(container: Container) -> FastAPI:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                problems.append(api_docs.json_problem(await request.body(), err.get("loc", ())))
+                continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             problems.append(f"{where}: {message}" if where else message)
