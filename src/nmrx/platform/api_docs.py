@@ -86,19 +86,21 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
         stack.extend(d.dependencies)
 
 
-def statuses(route: APIRoute) -> set[int]:
-    """Every error status ``route`` can answer, from what it is made of."""
+def statuses(route: APIRoute, path: str | None = None) -> set[int]:
+    """Every error status ``route`` (served at ``path``, its own by default) can answer, from
+    what it is made of."""
     calls = list(_calls(route.dependant))
     authenticated = any(isinstance(call, HTTPBearer) for call in calls)
     rate_limited = any(
         getattr(call, "__module__", "") == "nmrx.platform.rate_limit" for call in calls
     )
+    methods = route.methods or set()
     d = route.dependant
     has_params = bool(d.path_params or d.query_params or d.header_params or d.body_params)
     found: set[int] = set()
     if authenticated:
         found |= {401, 403}
-        if route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+        if methods & {"POST", "PUT", "PATCH", "DELETE"}:
             found.add(409)
     if d.path_params:
         found.add(404)
@@ -108,8 +110,8 @@ def statuses(route: APIRoute) -> set[int]:
         found |= {413, 422}
     if rate_limited:
         found.add(429)
-    for method in route.methods:
-        found.update(EXTRA.get((method, route.path), ()))
+    for method in methods:
+        found.update(EXTRA.get((method, path or route.path), ()))
     return found
 
 
@@ -136,10 +138,20 @@ def json_problem(body: bytes, loc: Iterable[object]) -> str:
     return f"the request body is not valid JSON (line {line}, column {column})"
 
 
+def _api_routes(router: object, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every route of a router with the path it is served at (included routers too)."""
+    for route in getattr(router, "routes", []):
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route
+        elif hasattr(route, "original_router"):
+            inner = getattr(route.include_context, "prefix", "")
+            yield from _api_routes(route.original_router, prefix + inner)
+
+
 def document(routers: Iterable[APIRouter]) -> None:
     """Write every error status of each JSON API route into its ``responses`` (once, before
     the routers are included in an app; a route's own ``responses`` win)."""
     for router in routers:
-        for route in router.routes:
-            if isinstance(route, APIRoute) and route.include_in_schema:
-                route.responses = {**responses_for(statuses(route)), **route.responses}
+        for path, route in _api_routes(router):
+            if route.include_in_schema:
+                route.responses = {**responses_for(statuses(route, path)), **route.responses}
