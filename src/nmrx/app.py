@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from nmrx import __version__
@@ -106,6 +108,16 @@ def create_app(container: Container) -> FastAPI:
         if exc.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers or None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _wants_json(request):
+            return await http_exception_handler(request, exc)
+        return JSONResponse(
+            {"error": api_docs.http_error_message(exc.status_code, str(exc.detail))},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(InvalidAmount)
     async def invalid_amount(request: Request, exc: InvalidAmount) -> Response:

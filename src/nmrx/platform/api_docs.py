@@ -63,16 +63,20 @@ _RETRY_AFTER = {
 # Statuses a route answers that its dependencies do not show: (method, path) → statuses.
 EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/numerai-keys"): (503,),
-    ("POST", "/api/v1/models/verifications"): (503,),
+    ("POST", "/api/v1/models/verifications"): (404, 503),  # no such model on Numerai
     ("POST", "/api/v1/models/verifications/{code_id}/check"): (503,),
     ("DELETE", "/api/v1/models/{model_id}/ownership"): (503,),
     ("POST", "/api/v1/models/{model_id}/uploads"): (503,),
     ("POST", "/api/v1/models/{model_id}/performance/sync"): (503,),
-    ("POST", "/api/v1/orders"): (503,),
-    ("POST", "/api/v1/orders/buy-now"): (503,),
-    ("POST", "/api/v1/orders/sell-now"): (503,),
     ("GET", "/api/v1/markets"): (503,),
     ("GET", "/api/v1/instruments"): (503,),
+    ("POST", "/api/v1/auth/tokens"): (401, 403),  # a wrong password; a suspended account
+    ("POST", "/api/v1/orders"): (404, 503),  # the instrument named in the body
+    ("POST", "/api/v1/orders/buy-now"): (404, 503),
+    ("POST", "/api/v1/orders/sell-now"): (404, 503),
+    ("GET", "/api/v1/webhook"): (404,),  # the caller has no webhook
+    ("DELETE", "/api/v1/webhook"): (404,),
+    ("POST", "/api/v1/webhook/secret"): (404,),
     ("GET", "/api/v1/instruments/{instrument_id}/stream"): (429,),
     ("GET", "/api/v1/fills/stream"): (429,),
 }
@@ -107,7 +111,7 @@ def statuses(route: APIRoute, path: str | None = None) -> set[int]:
     if has_params:
         found.add(422)
     if d.body_params:
-        found |= {413, 422}
+        found |= {400, 413, 422}  # 400: a body that cannot be read at all
     if rate_limited:
         found.add(429)
     for method in methods:
@@ -146,6 +150,19 @@ def _api_routes(router: object, prefix: str = "") -> Iterator[tuple[str, APIRout
         elif hasattr(route, "original_router"):
             inner = getattr(route.include_context, "prefix", "")
             yield from _api_routes(route.original_router, prefix + inner)
+
+
+_HTTP_ERRORS = {
+    400: "the request body could not be read: send JSON (UTF-8) or a form as documented",
+    404: "no such API route: see /api/v1/openapi.json",
+    405: "this API route does not take that method: see /api/v1/openapi.json",
+}
+
+
+def http_error_message(status: int, detail: str) -> str:
+    """The words for an error the framework answers itself (an unreadable body, an unknown
+    route), in place of its own ("There was an error parsing the body", "Not Found")."""
+    return _HTTP_ERRORS.get(status, detail)
 
 
 def document(routers: Iterable[APIRouter]) -> None:
