@@ -129,3 +129,40 @@ def test_malformed_json_says_where_in_words(client: TestClient, container: Conta
         "error": "the request body is not valid JSON (line 2, column 13)",
         "details": ["the request body is not valid JSON (line 2, column 13)"],
     }
+
+
+def test_an_unreadable_body_is_answered_in_the_error_shape(
+    client: TestClient, container: Container
+) -> None:
+    token = make_token(container, make_user(container))
+    r = client.post(
+        "/api/v1/wallet/faucet",
+        content=b"\xe2\x28\xa1 not utf-8",
+        headers={**bearer(token), "content-type": "application/json"},
+    )
+    assert r.status_code == 400  # as before: only the shape and the words change
+    assert r.json() == {
+        "error": "the request body could not be read: send JSON (UTF-8) or a form as documented"
+    }
+
+
+def test_an_unknown_api_route_is_answered_in_the_error_shape(client: TestClient) -> None:
+    r = client.get("/api/v1/no-such-thing")
+    assert r.status_code == 404
+    assert r.json() == {"error": "no such API route: see /api/v1/openapi.json"}
+    assert client.get("/no-such-page").status_code == 404  # pages keep their own answer
+
+
+def test_a_numerai_key_that_cannot_be_sent_is_refused_not_a_server_error(
+    container: Container,
+) -> None:
+    client = TestClient(create_app(container), raise_server_exceptions=False)
+    token = make_token(container, make_user(container))
+    for public_id in ("ABC\U00088113DEF", "ABC DEF", "ABC\u00e9"):
+        r = client.post(
+            "/api/v1/numerai-keys",
+            json={"public_id": public_id, "secret": "SECRET"},
+            headers=bearer(token),
+        )
+        assert r.status_code == 422, r.text
+        assert "as Numerai shows them" in r.json()["error"]

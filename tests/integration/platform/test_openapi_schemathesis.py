@@ -58,7 +58,7 @@ def test_the_api_answers_no_server_error_and_only_documented_statuses(
                     case.validate_response(response, checks=checks)
                 except (AssertionError, BaseExceptionGroup):  # note it, go on
                     failures.append(
-                        f"{case.method} {operation.path} → {response.status_code}: "
+                        f"{case.method} {case.operation.path} → {response.status_code}: "
                         f"{response.text[:100]}"
                     )
 
