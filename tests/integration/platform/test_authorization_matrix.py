@@ -210,7 +210,7 @@ def table(app: Any) -> Iterator[tuple[str, APIRoute]]:
     def walk(router: object, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
         for route in getattr(router, "routes", []):
             if isinstance(route, APIRoute):
-                for method in sorted(route.methods):
+                for method in sorted(route.methods or ()):
                     yield f"{method} {prefix}{route.path}", route
             elif hasattr(route, "original_router"):
                 yield from walk(route.original_router, prefix + route.include_context.prefix)
@@ -242,7 +242,7 @@ class World:
     owner_full: str  # the owner's token with every scope (to check the owner is served)
     stranger: str  # another user's token with every scope
     stranger_web: TestClient  # another user's browser session
-    tokens_without: dict[Scope | None, str]  # a token of the owner without that scope
+    tokens_without: dict[Scope, str]  # a token of the owner without that scope
 
 
 @pytest.fixture
@@ -297,7 +297,7 @@ def world(market: Container, emulator: EmulatorServer) -> World:
         owner_full=make_token(market, seller.user, every),
         stranger=make_token(market, stranger, every),
         stranger_web=web,
-        tokens_without=without,  # type: ignore[arg-type]
+        tokens_without=without,
     )
 
 
