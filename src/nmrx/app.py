@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -24,6 +23,7 @@ from nmrx.market import web as market_web
 from nmrx.notifications import api as notifications_api
 from nmrx.notifications import web as notifications_web
 from nmrx.operator import web as operator_web
+from nmrx.platform import api_docs
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.bounds import bounded_numbers
 from nmrx.platform.errors import ServiceError, TooManyRequests, Unauthorized
@@ -112,6 +112,7 @@ def create_app(container: Container) -> FastAPI:
         StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),
         name="static",
     )
+    api_docs.document(ROUTERS)  # every status each route answers, with the error model
     for router in (*ROUTERS, docs_router):
         app.include_router(router)
 
@@ -140,8 +141,12 @@ def create_app(container: Container) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if _wants_json(request):  # the API's answer is unchanged
-            return await http_exception_handler(request, exc)
+        if _wants_json(request):  # the API's error shape
+            return JSONResponse(
+                {"error": api_docs.http_error_message(exc.status_code, str(exc.detail))},
+                status_code=exc.status_code,
+                headers=exc.headers,
+            )
         page = render(
             request, "error.html", status_code=exc.status_code, **_error_page(exc.status_code)
         )
@@ -158,6 +163,9 @@ def create_app(container: Container) -> FastAPI:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                problems.append(api_docs.json_problem(await request.body(), err.get("loc", ())))
+                continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             problems.append(f"{where}: {message}" if where else message)

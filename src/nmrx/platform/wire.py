@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    model_validator,
+)
 
 from nmrx.wallet.money import InvalidAmount, format_nmr, parse_nmr
 
 
-def _no_float(value: object) -> object:
-    if isinstance(value, float):
+def _no_float(value: object, info: ValidationInfo) -> object:
+    """Refuse a JSON number with a fraction, in words that name the field it was sent in."""
+    if not isinstance(value, float):
+        return value
+    field = info.field_name or "amount"
+    if field in ("amount", "amount_units", "price", "price_units"):
+        text = field.removesuffix("_units")
         raise ValueError(
-            'amounts are never floats: send "amount" as a decimal string like "12.5" '
-            'or "amount_units" as an integer of 10⁻⁸ NMR'
+            f'amounts are never floats: send "{text}" as a decimal string like "12.5" '
+            f'or "{text}_units" as an integer of 10⁻⁸ NMR'
         )
-    return value
+    raise ValueError(f"must be a whole number, not {value!r}")
 
 
 class AmountIn(BaseModel):

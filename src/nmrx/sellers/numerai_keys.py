@@ -26,6 +26,7 @@ from nmrx.platform.numerai import (
 from nmrx.platform.rotation import rewrap_column
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers import ownership
+from nmrx.sellers.rules import numerai_key_problem
 from nmrx.sellers.tables import NumeraiApiKey, NumeraiModel
 
 
@@ -64,8 +65,9 @@ def _info(session: Session, row: NumeraiApiKey) -> KeyInfo:
 def add_key(c: Container, *, user_id: int, public_id: str, secret: str) -> KeyInfo:
     """Add (or replace) a key; refuses a key Numerai does not accept, and changes nothing then."""
     public_id, secret = (public_id or "").strip(), (secret or "").strip()
-    if not public_id or not secret or len(public_id) > 120 or len(secret) > 200:
-        raise InvalidInput("give the key's public id and secret as Numerai shows them")
+    problem = numerai_key_problem(public_id, secret)
+    if problem:
+        raise InvalidInput(problem)
     key = NumeraiKey(public_id, secret)
     try:
         account = c.numerai.account(key)

@@ -12,6 +12,7 @@ a rate of the notional of their sales still awaiting settlement.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -106,3 +107,19 @@ def max_unlock(
     if not is_seller and unsettled_notional == 0:
         return collateral
     return max(0, collateral - seller_requirement(policy, unsettled_notional=unsettled_notional))
+
+
+_KEY_TEXT = re.compile(r"[!-~]+")  # printable ASCII, no spaces: what Numerai issues
+
+
+def numerai_key_problem(public_id: str, secret: str) -> str | None:
+    """Why a Numerai API key as typed cannot be one, in words; ``None`` if it may be.
+    (Anything else cannot even be sent: it goes into an HTTP header, ASCII only.)"""
+    if not public_id or not secret or len(public_id) > 120 or len(secret) > 200:
+        return "give the key's public id and secret as Numerai shows them"
+    if not _KEY_TEXT.fullmatch(public_id) or not _KEY_TEXT.fullmatch(secret):
+        return (
+            "give the key's public id and secret as Numerai shows them "
+            "(letters, digits and symbols only: no spaces or other characters)"
+        )
+    return None

@@ -165,7 +165,8 @@ def _post(sql: Sql, specs: Sequence[TransferSpec], now: datetime, *, fresh: bool
             balance=balance[spec.debit],
             amount=spec.amount,
             allowed_negative=bool(negative),
-            what=f"{kind} account" + (f" of user {user_id}" if user_id else ""),
+            # words for the user: no internal ids ("available account of user 1")
+            what=f"{kind} balance" if user_id else f"exchange's {kind} account",
         )
         balance[spec.debit] -= spec.amount
         balance[spec.credit] += spec.amount

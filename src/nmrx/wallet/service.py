@@ -11,6 +11,7 @@ from nmrx.platform.errors import Conflict, InvalidInput, NotFound
 from nmrx.platform.tables import AuditEvent
 from nmrx.wallet import queries as ledger_queries
 from nmrx.wallet import repo as ledger_db
+from nmrx.wallet.money import format_nmr
 from nmrx.wallet.rules import (
     AccountKind,
     InsufficientFunds,
@@ -69,7 +70,7 @@ def faucet(
     if amount <= 0:
         raise InvalidInput("the faucet amount must be positive")
     if amount > max_amount:
-        raise InvalidInput(f"the faucet gives at most {max_amount} units per request")
+        raise InvalidInput(f"the faucet gives at most {format_nmr(max_amount)} NMR per request")
     _move(
         db,
         user_id,

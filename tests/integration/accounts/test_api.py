@@ -244,8 +244,7 @@ def test_withdrawal_that_would_overdraw_is_refused_and_changes_nothing(
     r = client.post("/api/v1/wallet/withdrawals", json={"amount": "3"}, headers=bearer(token))
     assert r.status_code == 409
     assert r.json()["error"] == (
-        "insufficient funds in the available account of user "
-        f"{user.id}: 2.00 NMR there, 3.00 NMR needed"
+        "insufficient funds in the available balance: 2.00 NMR there, 3.00 NMR needed"
     )
     assert wallet.balances(container.db, user_id=user.id).available == nmr(2)
     assert len(client.get("/api/v1/wallet/history", headers=bearer(token)).json()) == 1

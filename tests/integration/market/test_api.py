@@ -103,7 +103,12 @@ def test_refusals_come_back_as_errors_with_their_reason(api) -> None:  # type: i
         ({"side": "bid", "quantity": 1, "price": "1.00005"}, buyer_auth, 422, "not on the tick"),
         ({"side": "bid", "quantity": 0, "price": "1"}, buyer_auth, 422, "greater than zero"),
         ({"side": "bid", "quantity": 1, "price": 1.5}, buyer_auth, 422, "never floats"),
-        ({"side": "bid", "quantity": 1.0, "price": "1"}, buyer_auth, 422, "never floats"),
+        (
+            {"side": "bid", "quantity": 1.0, "price": "1"},
+            buyer_auth,
+            422,
+            "quantity: must be a whole number, not 1.0",
+        ),
         ({"side": "ask", "quantity": 1, "price": "1"}, buyer_auth, 403, "only the verified owner"),
         ({"side": "bid", "quantity": 500, "price": "1"}, buyer_auth, 409, "insufficient funds"),
     ]
