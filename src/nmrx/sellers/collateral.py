@@ -103,24 +103,21 @@ def unlock(
     if amount <= 0:
         raise InvalidInput("the amount to unlock must be positive")
     with c.db.transaction() as session:
+        # first the accounts: two unlocks at once decide one after the other
+        ledger_db.lock_accounts(
+            session,
+            [
+                user_account_key(user_id, AccountKind.COLLATERAL),
+                user_account_key(user_id, AccountKind.AVAILABLE),
+            ],
+        )
         current = _status(c, session, user_id)
         if amount > current.max_unlock:
-            raise Conflict(
-                f"cannot unlock {format_nmr(amount)} NMR: your collateral is {format_nmr(current.collateral)} NMR "
-                f"and a seller must keep {format_nmr(current.requirement)} NMR locked "
-                f"(you may unlock at most {format_nmr(current.max_unlock)} NMR)"
-            )
-        ledger_db.transfer(
-            session,
-            TransferSpec(
-                id=_key(user_id, "collateral-unlock", request_id),
-                debit=user_account_key(user_id, AccountKind.COLLATERAL),
-                credit=user_account_key(user_id, AccountKind.AVAILABLE),
-                amount=amount,
-                code="collateral_unlock",
-                memo="collateral unlocked",
-            ),
-        )
+            raise Conflict(_too_much(amount, current))
+        try:
+            _unlock_transfer(session, user_id, amount, request_id)
+        except InsufficientFunds:  # cannot happen under the lock; never a server error
+            raise Conflict(_too_much(amount, _status(c, session, user_id))) from None
         session.add(
             AuditEvent(
                 actor_user_id=user_id,
@@ -130,3 +127,26 @@ def unlock(
             )
         )
         return _status(c, session, user_id)
+
+
+def _too_much(amount: int, current: CollateralStatus) -> str:
+    return (
+        f"cannot unlock {format_nmr(amount)} NMR: your collateral is "
+        f"{format_nmr(current.collateral)} NMR and a seller must keep "
+        f"{format_nmr(current.requirement)} NMR locked "
+        f"(you may unlock at most {format_nmr(current.max_unlock)} NMR)"
+    )
+
+
+def _unlock_transfer(session: Session, user_id: int, amount: int, request_id: str | None) -> None:
+    ledger_db.transfer(
+        session,
+        TransferSpec(
+            id=_key(user_id, "collateral-unlock", request_id),
+            debit=user_account_key(user_id, AccountKind.COLLATERAL),
+            credit=user_account_key(user_id, AccountKind.AVAILABLE),
+            amount=amount,
+            code="collateral_unlock",
+            memo="collateral unlocked",
+        ),
+    )
