@@ -23,7 +23,7 @@ from tests.support.builders import UserRef, make_user
 ANCHOR = (900, datetime(2025, 1, 7, 13, tzinfo=UTC), datetime(2025, 1, 7, 14, tzinfo=UTC))
 # A Wednesday morning: round 1131's book (Wed 2025-11-26) is the first still trading.
 NOW = datetime(2025, 11, 26, 9, 0, tzinfo=UTC)
-UPLOAD_SCOPES = "read_user_info upload_submission"
+UPLOAD_SCOPES = "read_submission_info read_user_info upload_submission"  # what a slot needs
 
 _names = itertools.count(1)
 

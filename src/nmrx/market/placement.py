@@ -23,7 +23,12 @@ from nmrx.market.rules import (
     order_problem,
 )
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput
-from nmrx.sellers.rules import free_collateral, may_list, seller_requirement
+from nmrx.sellers.rules import (
+    free_collateral,
+    may_list,
+    missing_slot_scopes,
+    seller_requirement,
+)
 from nmrx.wallet import repo as ledger_db
 from nmrx.wallet.money import format_nmr
 from nmrx.wallet.rules import AccountKind, InsufficientFunds, user_account_key
@@ -170,10 +175,12 @@ def check_slot(
         raise InvalidInput(
             f"slot '{slot.name}' has no Numerai API key: add a key that can upload submissions"
         )
-    if UPLOAD_SCOPE not in slot.scopes.split():
+    missing = missing_slot_scopes(slot.scopes)
+    if missing:
         raise InvalidInput(
-            f"the Numerai API key of slot '{slot.name}' cannot upload submissions "
-            f"(it lacks the {UPLOAD_SCOPE} scope)"
+            f"the Numerai API key of slot '{slot.name}' lacks the {' and '.join(missing)} "
+            f"scope{'s' if len(missing) > 1 else ''}: NMRX uploads the file with it and reads "
+            "the slot back; add a key with upload_submission and read_submission_info"
         )
 
 

@@ -30,6 +30,11 @@ class KeyOut(BaseModel):
     models: list[str]
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what the key cannot do for NMRX (e.g. automatic submissions), or "
+        "scopes it carries that NMRX never needs (stake)",
+    )
 
 
 class VerificationIn(BaseModel):

@@ -64,6 +64,39 @@ def judge_bio(pending: PendingCode, *, bio: str, now: datetime) -> CheckOutcome:
     return CheckOutcome.VERIFIED
 
 
+# ---------------------------------------------------------------- Numerai keys' scopes
+
+SLOT_SCOPES = ("upload_submission", "read_submission_info")
+"""What a slot's key needs for an automatic submission: upload the file, then read the
+slot back (our submission selected) — also when the round closes and scores arrive."""
+STAKE_SCOPE = "stake"
+
+
+def missing_slot_scopes(scopes: str | list[str] | None) -> list[str]:
+    """The scopes a slot's key lacks for automatic submissions (all of them without a key)."""
+    have = set(scopes.split() if isinstance(scopes, str) else scopes or [])
+    return [s for s in SLOT_SCOPES if s not in have]
+
+
+def key_warnings(scopes: list[str]) -> list[str]:
+    """What a user should know about a key's scopes: not a refusal (a seller's key may only
+    read the account), but what it cannot do, and what it can do that NMRX never needs."""
+    warnings = []
+    missing = missing_slot_scopes(scopes)
+    if missing:
+        warnings.append(
+            "this key cannot receive automatic submissions (a Stake Mode slot or a "
+            f"verification slot): it lacks the {' and '.join(missing)} scope"
+            + ("s" if len(missing) > 1 else "")
+        )
+    if STAKE_SCOPE in scopes:
+        warnings.append(
+            "this key carries the stake scope, which NMRX never needs: anyone holding it can "
+            "change your stakes; prefer a key without it"
+        )
+    return warnings
+
+
 # ---------------------------------------------------------------- collateral
 
 DEFAULT_MINIMUM = 10 * UNITS_PER_NMR
