@@ -7,7 +7,9 @@ reads the bio and, if the code is there and still valid, binds the model to the 
 
 A seller lists (places asks) only while their *free* collateral — the collateral account
 less the Stake Mode bonds they locked as a buyer — meets the requirement: a minimum plus
-a rate of the notional of their sales still awaiting settlement.
+a rate of their *committed* notional: their sales still awaiting settlement **and their
+open asks** (at the ask's price). An ask reserves collateral like a bid holds funds, so
+a fill never takes the seller's unsettled notional past what their collateral covers.
 """
 
 from __future__ import annotations
@@ -107,6 +109,11 @@ DEFAULT_RATE_BP = 2_000  # 20 % of the notional of fills still awaiting settleme
 class CollateralPolicy:
     minimum: int = DEFAULT_MINIMUM
     rate_bp: int = DEFAULT_RATE_BP  # basis points of open exposure
+
+
+def committed_notional(*, unsettled: int, open_asks: int, new_ask: int = 0) -> int:
+    """What the seller's collateral must cover: unsettled sales, open asks, a new ask."""
+    return unsettled + open_asks + new_ask
 
 
 def seller_requirement(policy: CollateralPolicy, *, unsettled_notional: int) -> int:
