@@ -76,8 +76,9 @@ class Seller:
 
 
 def make_seller(
-    c: Container, *, funds: int = nmr(100), locked: int = nmr(20), tournament: str = "classic"
+    c: Container, *, funds: int = nmr(100), locked: int = nmr(80), tournament: str = "classic"
 ) -> Seller:
+    """A seller with a model; ``locked``: collateral, which open asks reserve (§5.1)."""
     user = make_user(c, funds=funds)
     if locked:
         collateral.lock(c, user_id=user.id, amount=locked)
