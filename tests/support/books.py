@@ -23,7 +23,7 @@ from tests.support.builders import UserRef, make_user
 ANCHOR = (900, datetime(2025, 1, 7, 13, tzinfo=UTC), datetime(2025, 1, 7, 14, tzinfo=UTC))
 # A Wednesday morning: round 1131's book (Wed 2025-11-26) is the first still trading.
 NOW = datetime(2025, 11, 26, 9, 0, tzinfo=UTC)
-UPLOAD_SCOPES = "read_user_info upload_submission"
+UPLOAD_SCOPES = "read_submission_info read_user_info upload_submission"  # what a slot needs
 
 _names = itertools.count(1)
 
@@ -76,8 +76,9 @@ class Seller:
 
 
 def make_seller(
-    c: Container, *, funds: int = nmr(100), locked: int = nmr(20), tournament: str = "classic"
+    c: Container, *, funds: int = nmr(100), locked: int = nmr(80), tournament: str = "classic"
 ) -> Seller:
+    """A seller with a model; ``locked``: collateral, which open asks reserve (§5.1)."""
     user = make_user(c, funds=funds)
     if locked:
         collateral.lock(c, user_id=user.id, amount=locked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nmrx.platform.clock import utcnow
@@ -17,6 +17,15 @@ class PredictionUpload(Base):
     __tablename__ = "prediction_uploads"
     __table_args__ = (
         Index("ix_prediction_uploads_model_round", "model_id", "round_number", "current"),
+        # one current upload per (model, round): delivery takes *the* current file
+        Index(
+            "uq_prediction_uploads_one_current",
+            "model_id",
+            "round_number",
+            unique=True,
+            sqlite_where=text("current"),
+            postgresql_where=text("current"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

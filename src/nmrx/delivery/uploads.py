@@ -16,6 +16,7 @@ from nmrx.delivery.predictions import InvalidPredictions, validate
 from nmrx.delivery.rules import upload_deadline
 from nmrx.delivery.tables import PredictionUpload
 from nmrx.platform.bootstrap import Container
+from nmrx.platform.db import locked
 from nmrx.platform.errors import Conflict, InvalidInput, NotFound, Unavailable
 from nmrx.platform.events import UploadAccepted
 from nmrx.platform.filenames import safe_filename
@@ -143,6 +144,8 @@ def upload_predictions(
     storage_key = c.files.put(content)
     try:
         with c.db.transaction() as session:
+            # re-uploads of one model wait for each other here: the newest ends current
+            session.execute(locked(select(NumeraiModel.id).where(NumeraiModel.id == model_id)))
             for previous in session.scalars(
                 select(PredictionUpload).where(
                     PredictionUpload.model_id == model_id,
@@ -164,6 +167,7 @@ def upload_predictions(
                 rows=valid.rows,
                 size_bytes=len(content),
             )
+            session.flush()  # the replaced rows first: one current upload (the index)
             session.add(row)
             session.flush()
             session.add(

@@ -28,6 +28,7 @@ from nmrx.platform.bootstrap import Container
 from nmrx.platform.emulator_admin import EmulatorAdmin
 from nmrx.reputation import reviews
 from nmrx.sellers import collateral, numerai_keys
+from nmrx.sellers.rules import seller_requirement
 from nmrx.sellers.tables import NumeraiModel
 from nmrx.settlement import service as settlement
 from nmrx.wallet import service as wallet
@@ -173,23 +174,37 @@ def _register_operator(c: Container) -> DemoLogin:
 def _list_ask_ladders(
     c: Container, users: dict[str, int], sellers: list[str], rng: random.Random
 ) -> None:
-    """Every seller's models offered in every open book: a file ladder and a stake ladder."""
+    """Every seller's models offered in every open book: a file ladder and a stake ladder.
+    Open asks reserve collateral (market-rules §5.1): each seller first locks what their
+    ladders in every open book need beyond the collateral seeded, with a book to spare (the
+    seeded round's penalties and the books opened after it), from the faucet's test NMR."""
+    books = len(instruments.tradable_rounds(c, c.clock.now())) + 1
     for seller in sellers:
+        ladders = []
         for m in _models_of(c, users[seller]):
             base = rng.choice([nmr("0.2"), nmr("0.3"), nmr("0.5"), nmr("0.8"), nmr("1.2")])  # units
-            listings.set_ladder(
-                c,
+            ladders.append((m.id, "file", [(2, base), (3, base * 3 // 2)]))
+            ladders.append((m.id, "stake", [(100, base // 10), (400, base // 5)]))
+        asks = books * sum(q * p for _, _, levels in ladders for q, p in levels)
+        needed = seller_requirement(c.collateral_policy, unsettled_notional=asks)
+        status = collateral.status(c, user_id=users[seller])
+        if needed > status.collateral:
+            wallet.faucet(
+                c.db,
                 user_id=users[seller],
-                model_id=m.id,
-                mode="file",
-                levels=[(2, base), (3, base * 3 // 2)],
+                amount=needed - status.collateral,
+                max_amount=needed,
+                request_id="demo-seed-ladders",
             )
-            listings.set_ladder(
+            collateral.lock(
                 c,
                 user_id=users[seller],
-                model_id=m.id,
-                mode="stake",
-                levels=[(100, base // 10), (400, base // 5)],
+                amount=needed - status.collateral,
+                request_id="demo-seed-ladders",
+            )
+        for model_id, mode, levels in ladders:
+            listings.set_ladder(
+                c, user_id=users[seller], model_id=model_id, mode=mode, levels=levels
             )
 
 

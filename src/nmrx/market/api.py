@@ -78,7 +78,9 @@ def markets(
 ) -> list[MarketOut]:
     """Every listed model and mode with its open books, nearest round first."""
     found: dict[tuple[int, str], MarketOut] = {}
-    for i in market_data.list_instruments(container(request), tournament=tournament, mode=mode):
+    for i in market_data.list_instruments(
+        container(request), tournament=tournament, mode=mode, listed_only=True
+    ):
         market = found.setdefault(
             (i.model_id, i.mode),
             MarketOut(

@@ -79,7 +79,10 @@ def list_instruments(
     round_number: int | None = None,
     state: str | None = InstrumentState.OPEN.value,
     limit: int = 500,
+    listed_only: bool = False,
 ) -> list[InstrumentView]:
+    """Instruments with their model and seller; ``listed_only``: only models their owner
+    lists (markets, market-rules §5.1), not a buyer's slots."""
     query = (
         select(Instrument, NumeraiModel.name, User.username)
         .join(NumeraiModel, NumeraiModel.id == Instrument.model_id)
@@ -97,6 +100,8 @@ def list_instruments(
         query = query.where(Instrument.round_number == round_number)
     if state is not None:
         query = query.where(Instrument.state == state)
+    if listed_only:
+        query = query.where(market_db.is_listed())
     query = query.order_by(NumeraiModel.name, Instrument.mode, Instrument.round_number).limit(limit)
     with c.db.transaction() as session:
         rows = session.execute(query).all()

@@ -54,6 +54,7 @@ class CancelReason(StrEnum):
     SELF_TRADE = "self_trade"  # remainder that would have traded with the owner's own order
     EXPIRED = "expired"  # the book closed
     SUSPENDED = "suspended"  # an operator suspended the owner's account
+    COLLATERAL = "collateral"  # a penalty left the seller's collateral short of the ask
 
 
 class RejectReason(StrEnum):

@@ -23,7 +23,13 @@ from nmrx.market.rules import (
     order_problem,
 )
 from nmrx.platform.errors import Conflict, Forbidden, InvalidInput
-from nmrx.sellers.rules import free_collateral, may_list, seller_requirement
+from nmrx.sellers.rules import (
+    committed_notional,
+    free_collateral,
+    may_list,
+    missing_slot_scopes,
+    seller_requirement,
+)
 from nmrx.wallet import repo as ledger_db
 from nmrx.wallet.money import format_nmr
 from nmrx.wallet.rules import AccountKind, InsufficientFunds, user_account_key
@@ -77,7 +83,6 @@ def prepare(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Prepared
             raise Forbidden(
                 f"only the verified owner of model '{instrument.model_name}' may place asks on it"
             )
-        check_may_list(mt, req.user_id)
     else:
         if instrument.owner_user_id == req.user_id:
             raise Forbidden(f"you own model '{instrument.model_name}': you may ask, not bid")
@@ -98,6 +103,8 @@ def prepare(mt: MarketTransaction, req: OrderRequest, now: datetime) -> Prepared
         problem = order_problem(price, req.quantity)
         if problem:
             raise InvalidInput(problem)
+    if req.side is Side.ASK:
+        check_may_list(mt, req.user_id, new_ask=req.quantity * price)
     per_unit = collateral_per_unit(mode, mt.c.settings.stake_collateral_rate_bp)
     hold = 0
     if req.side is Side.BID:
@@ -124,19 +131,25 @@ def ensure_trading(instrument: InstrumentRow, now: datetime) -> None:
         )
 
 
-def check_may_list(mt: MarketTransaction, user_id: int) -> None:
-    """Asks need the seller's collateral requirement met (§5.1). Stake Mode collateral the
-    user locked as a buyer is bonded to those fills and does not count."""
-    balance, unsettled, bonds = mt.sql.seller_figures(
-        user_id, user_account_key(user_id, AccountKind.COLLATERAL)
-    )
+def check_may_list(mt: MarketTransaction, user_id: int, *, new_ask: int = 0) -> None:
+    """Asks need the seller's collateral requirement met (§5.1), counting their unsettled
+    sales, their open asks and this ask (``new_ask``, its notional): an ask reserves
+    collateral, so no fill can take the seller past what their collateral covers. Stake
+    Mode collateral the user locked as a buyer is bonded to those fills and does not count.
+    The collateral account is locked first: a seller's asks and unlocks decide in turn."""
+    key = user_account_key(user_id, AccountKind.COLLATERAL)
+    ledger_db.lock_accounts(mt.sql, [key])
+    balance, unsettled, bonds, open_asks = mt.sql.seller_figures(user_id, key)
     free = free_collateral(balance, stake_bonds=bonds)
     policy = mt.c.collateral_policy
-    if not may_list(policy, collateral=free, unsettled_notional=unsettled):
-        requirement = seller_requirement(policy, unsettled_notional=unsettled)
+    committed = committed_notional(unsettled=unsettled, open_asks=open_asks, new_ask=new_ask)
+    if not may_list(policy, collateral=free, unsettled_notional=committed):
+        requirement = seller_requirement(policy, unsettled_notional=committed)
         raise Conflict(
             f"your free collateral is {format_nmr(free)} NMR and sellers must keep "
-            f"{format_nmr(requirement)} NMR locked: lock more collateral before placing asks"
+            f"{format_nmr(requirement)} NMR locked (the minimum plus "
+            f"{policy.rate_bp / 100:g} % of {format_nmr(committed)} NMR: your unsettled sales, "
+            "open asks and this ask): lock more collateral before placing asks"
         )
 
 
@@ -170,10 +183,12 @@ def check_slot(
         raise InvalidInput(
             f"slot '{slot.name}' has no Numerai API key: add a key that can upload submissions"
         )
-    if UPLOAD_SCOPE not in slot.scopes.split():
+    missing = missing_slot_scopes(slot.scopes)
+    if missing:
         raise InvalidInput(
-            f"the Numerai API key of slot '{slot.name}' cannot upload submissions "
-            f"(it lacks the {UPLOAD_SCOPE} scope)"
+            f"the Numerai API key of slot '{slot.name}' lacks the {' and '.join(missing)} "
+            f"scope{'s' if len(missing) > 1 else ''}: NMRX uploads the file with it and reads "
+            "the slot back; add a key with upload_submission and read_submission_info"
         )
 
 
@@ -203,6 +218,8 @@ def execute(mt: MarketTransaction, req: OrderRequest, prep: Prepared, now: datet
     )
     outcome = Outcome(order)
     apply_events(mt, prep.instrument, events, now, known={order.id: order}, outcome=outcome)
+    if req.side is Side.ASK and any(f.price > prep.price for f in outcome.fills):
+        check_may_list(mt, req.user_id)  # sold above its price: the real notional counts
     mt.changed(prep.instrument, prep.book)
     return outcome
 

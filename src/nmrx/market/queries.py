@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from nmrx.market.orders import Side
 from nmrx.market.rules import (
@@ -20,8 +20,10 @@ from nmrx.market.rules import (
     BidHold,
     OrderFills,
     OrderState,
+    StandingState,
 )
-from nmrx.market.tables import Fill, MarketOrder
+from nmrx.market.tables import Fill, Instrument, MarketOrder, StandingOrder
+from nmrx.sellers.tables import NumeraiModel
 from nmrx.wallet.rules import AccountKind, platform_account_key
 from nmrx.wallet.tables import LedgerAccount, LedgerHold, LedgerTransfer
 
@@ -195,6 +197,48 @@ def unsettled_notional_as_seller(session: Session, user_id: int) -> int:
     total = session.execute(
         select(func.coalesce(func.sum(Fill.notional), 0)).where(
             Fill.seller_user_id == user_id, Fill.state.not_in(FINAL_FILL_STATES)
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def is_listed() -> ColumnElement[bool]:
+    """Whether a model (a row of ``numerai_models`` in the query) is a market (market-rules §5.1): its owner lists it, with an ask ladder
+    (not cancelled) or an ask placed on one of its books. A buyer's slot, bound to them
+    with their key, is neither."""
+    ladder = (
+        select(StandingOrder.id)
+        .where(
+            StandingOrder.model_id == NumeraiModel.id,
+            StandingOrder.user_id == NumeraiModel.owner_user_id,
+            StandingOrder.side == Side.ASK.value,
+            StandingOrder.state != StandingState.CANCELLED.value,
+        )
+        .correlate(NumeraiModel)
+        .exists()
+    )
+    book = aliased(Instrument)
+    ask = (
+        select(MarketOrder.id)
+        .join(book, book.id == MarketOrder.instrument_id)
+        .where(
+            book.model_id == NumeraiModel.id,
+            MarketOrder.user_id == NumeraiModel.owner_user_id,
+            MarketOrder.side == Side.ASK.value,
+        )
+        .correlate(NumeraiModel)
+        .exists()
+    )
+    return or_(ladder, ask)
+
+
+def open_ask_notional(session: Session, user_id: int) -> int:
+    """Notional of the user's open asks (remaining × price): collateral they reserve."""
+    total = session.execute(
+        select(func.coalesce(func.sum(MarketOrder.remaining * MarketOrder.price), 0)).where(
+            MarketOrder.user_id == user_id,
+            MarketOrder.state == OrderState.OPEN.value,
+            MarketOrder.side == "ask",
         )
     ).scalar_one()
     return int(total)

@@ -256,18 +256,21 @@ class MarketRepo(Sql):
         )
         return row is not None and row[0] is not None
 
-    def seller_figures(self, user_id: int, collateral_key: str) -> tuple[int, int, int]:
-        """(collateral balance, notional of unsettled sales, stake bonds as a buyer)."""
+    def seller_figures(self, user_id: int, collateral_key: str) -> tuple[int, int, int, int]:
+        """(collateral balance, notional of unsettled sales, stake bonds as a buyer, notional
+        of open asks)."""
         row = self.one(
             f"SELECT {BALANCE_OF_KEY}, "
             "(SELECT COALESCE(SUM(notional), 0) FROM fills "
             f" WHERE seller_user_id = :u AND state NOT IN ({_FINAL})), "
             "(SELECT COALESCE(SUM(buyer_collateral), 0) FROM fills "
-            f" WHERE buyer_user_id = :u AND state NOT IN ({_FINAL}))",
+            f" WHERE buyer_user_id = :u AND state NOT IN ({_FINAL})), "
+            "(SELECT COALESCE(SUM(remaining * price), 0) FROM orders "
+            " WHERE user_id = :u AND state = 'open' AND side = 'ask')",
             {"key": collateral_key, "u": user_id},
         )
         assert row is not None
-        return int(row[0] or 0), int(row[1]), int(row[2])
+        return int(row[0] or 0), int(row[1]), int(row[2]), int(row[3])
 
     def slot(self, model_id: int) -> SlotRow | None:
         row = self.one(

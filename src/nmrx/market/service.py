@@ -31,7 +31,10 @@ from nmrx.market.repo import FillRow, OrderRow
 from nmrx.market.rules import InstrumentState, OrderState, StandingState
 from nmrx.market.tables import Instrument, MarketOrder, StandingOrder
 from nmrx.platform.errors import InvalidInput, NotFound
-from nmrx.platform.events import AccountSuspended, ModelOwnershipMoved
+from nmrx.platform.events import AccountSuspended, ModelOwnershipMoved, SellerPenalised
+from nmrx.sellers.rules import free_collateral, may_list
+from nmrx.wallet import repo as ledger_db
+from nmrx.wallet.rules import AccountKind, user_account_key
 
 if TYPE_CHECKING:
     from nmrx.platform.bootstrap import Container
@@ -323,6 +326,31 @@ def cancel_asks_of_owner(session: Session, moved: ModelOwnershipMoved) -> None:
         )
         .values(state=StandingState.PAUSED.value, updated_at=moment)
     )
+
+
+def withdraw_uncovered_asks(c: Container, penalised: SellerPenalised) -> None:
+    """A penalty took some of the seller's collateral: cancel their newest open asks until
+    what is left covers the rest (market-rules §5.1), so no fill passes what the collateral
+    covers."""
+    user_id = penalised.user_id
+
+    def work(mt: MarketTransaction) -> None:
+        key = user_account_key(user_id, AccountKind.COLLATERAL)
+        ledger_db.lock_accounts(mt.sql, [key])
+        balance, unsettled, bonds, open_asks = mt.sql.seller_figures(user_id, key)
+        free = free_collateral(balance, stake_bonds=bonds)
+        policy = mt.c.collateral_policy
+        newest_first = mt.sql.orders_of(
+            user_id, state=OrderState.OPEN.value, instrument_id=None, limit=100_000
+        )
+        for order in newest_first:
+            if may_list(policy, collateral=free, unsettled_notional=unsettled + open_asks):
+                break
+            if order.side == Side.ASK.value:
+                open_asks -= order.remaining * order.price
+                cancel_in(mt, order.id, CancelReason.COLLATERAL, penalised.at)
+
+    run(c, work)
 
 
 def cancel_orders_of_suspended(session: Session, suspended: AccountSuspended) -> None:

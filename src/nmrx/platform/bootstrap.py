@@ -20,6 +20,7 @@ from nmrx.platform.events import (
     DeliveriesDue,
     MessageBus,
     ModelOwnershipMoved,
+    SellerPenalised,
     UploadAccepted,
 )
 from nmrx.platform.migrate import upgrade
@@ -120,6 +121,8 @@ def register_handlers(c: Container) -> None:
     c.bus.subscribe_in_transaction(
         AccountSuspended, lambda session, e: market.cancel_orders_of_suspended(session, e)
     )
+    # A penalty took collateral: the seller's asks it no longer covers go (market-rules §5.1).
+    c.bus.subscribe(SellerPenalised, lambda e: market.withdraw_uncovered_asks(c, e))
     # A new file: every buyer of (model, round) is pointed at it (downloads are delivered).
     c.bus.subscribe(UploadAccepted, lambda e: delivery.on_upload(c, e))
     # Submissions and settlement happen in the worker, not in the request that uploaded.

@@ -31,8 +31,17 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 Int64 = Annotated[int, Interval(ge=MIN_INT, le=MAX_INT)]
 
 
-def in_range(value: int) -> bool:
-    return MIN_INT <= value <= MAX_INT
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL)
+
+
+def in_range(value: int, top: int = MAX_INT) -> bool:
+    return MIN_INT <= value <= top
+
+
+def _top(name: str) -> int:
+    """Ids (a path parameter, or a field named ``id`` / ``…_id``) fit 32 bits; other numbers
+    (amounts in units, counts) 64."""
+    return MAX_ID if name == "id" or name.endswith("_id") else MAX_INT
 
 
 def form_int(text: str | None) -> int | None:
@@ -78,9 +87,9 @@ def _params(dependant: Dependant) -> tuple[list[str], list[str], list[str], bool
 _cache: dict[int, tuple[list[str], list[str], list[str], bool]] = {}
 
 
-def _out_of_range(text: str) -> bool:
+def _out_of_range(text: str, top: int = MAX_INT) -> bool:
     try:
-        return not in_range(int(text.strip()))
+        return not in_range(int(text.strip()), top)
     except ValueError:
         return False  # not a number: the route's own validation answers
 
@@ -89,7 +98,7 @@ def _first_out_of_range(value: Any, where: str) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return None if in_range(value) else where
+        return None if in_range(value, _top(where.rsplit(".", 1)[-1])) else where
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
@@ -113,17 +122,19 @@ async def bounded_numbers(request: Request) -> None:
         _cache[key] = _params(dependant)
     path, query, form, json_body = _cache[key]
     for name in path:
-        if _out_of_range(str(request.path_params.get(name, "0"))):
+        if _out_of_range(str(request.path_params.get(name, "0")), MAX_ID):
             raise NotFound(f"nothing found: that {name.replace('_', ' ')} does not exist")
     for name in query:
-        if any(_out_of_range(v) for v in request.query_params.getlist(name)):
-            raise InvalidInput(f"{name}: must be a whole number of at most {MAX_INT}")
+        if any(_out_of_range(v, _top(name)) for v in request.query_params.getlist(name)):
+            raise InvalidInput(f"{name}: must be a whole number of at most {_top(name)}")
     content_type = request.headers.get("content-type", "")
     if form and content_type.startswith(("application/x-www-form-urlencoded", "multipart/")):
         values = await request.form()  # parsed once: the route reads the same
         for name in form:
-            if any(isinstance(v, str) and _out_of_range(v) for v in values.getlist(name)):
-                raise InvalidInput(f"{name}: must be a whole number of at most {MAX_INT}")
+            if any(
+                isinstance(v, str) and _out_of_range(v, _top(name)) for v in values.getlist(name)
+            ):
+                raise InvalidInput(f"{name}: must be a whole number of at most {_top(name)}")
     if json_body and "json" in content_type:
         try:
             body = await request.json()  # parsed once: the route reads the same
@@ -131,4 +142,5 @@ async def bounded_numbers(request: Request) -> None:
             return  # malformed JSON: the route's own validation answers
         where = _first_out_of_range(body, "")
         if where is not None:
-            raise InvalidInput(f"{where or 'body'}: must be a whole number of at most {MAX_INT}")
+            top = _top(where.rsplit(".", 1)[-1])
+            raise InvalidInput(f"{where or 'body'}: must be a whole number of at most {top}")

@@ -55,6 +55,14 @@ class ModelOwnershipMoved(Event):
 
 
 @dataclass(frozen=True)
+class SellerPenalised(Event):
+    """A settlement took a penalty from ``user_id``'s collateral (committed)."""
+
+    user_id: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class AccountSuspended(Event):
     """An operator suspended ``user_id``: it may no longer trade, withdraw or log in."""
 

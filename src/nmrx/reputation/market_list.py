@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import ColumnElement, ScalarSelect, Select, SQLColumnExpression
 
 from nmrx.accounts.tables import User
+from nmrx.market.queries import is_listed
 from nmrx.market.tables import Fill, Instrument, MarketOrder, NumeraiRound
 from nmrx.platform.db import joins_laterally, plan_cheaply
 from nmrx.reputation.rules import Windows, change_bp, trending_windows, vwap
@@ -226,6 +227,14 @@ def _rebuild_listings(
 ) -> int:
     """Rewrite the chunk's listings from its books' stats, open books, track records and ratings."""
     models = _models(session, ids)
+    listed = set(
+        session.scalars(
+            select(NumeraiModel.id).where(
+                NumeraiModel.id.between(*ids),
+                is_listed(),
+            )
+        )
+    )
     totals = _traded_totals(session, ids, windows)
     last_sale = _last_sales(session, ids)
     books = _books(session, ids)
@@ -238,6 +247,8 @@ def _rebuild_listings(
     rows = []
     for model_id, mode, *figures in totals:
         model, seller = models[model_id]
+        if model.owner_user_id is not None and model_id not in listed:
+            continue  # owned but not listed by its owner (a buyer's slot): not a market
         book = books.get((model_id, mode), _Book())
         price, sold_at = last_sale.get((model_id, mode), (None, None))
         p = perf.get(model_id)

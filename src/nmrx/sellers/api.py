@@ -31,6 +31,11 @@ class KeyOut(BaseModel):
     models: list[str]
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what the key cannot do for NMRX (e.g. automatic submissions), or "
+        "scopes it carries that NMRX never needs (stake)",
+    )
 
 
 class VerificationIn(BaseModel):
@@ -72,6 +77,9 @@ class CollateralOut(BaseModel):
     max_unlock: Money
     is_seller: bool
     may_list: bool
+    open_ask_notional: Money | None = Field(
+        None, description="the notional of your open asks: it counts toward the requirement"
+    )
 
 
 class SellerOut(BaseModel):
@@ -92,6 +100,7 @@ def _collateral(s: collateral.CollateralStatus) -> CollateralOut:
         collateral=Money.of(s.collateral),
         requirement=Money.of(s.requirement),
         unsettled_notional=Money.of(s.unsettled_notional),
+        open_ask_notional=Money.of(s.open_ask_notional),
         max_unlock=Money.of(s.max_unlock),
         is_seller=s.is_seller,
         may_list=s.may_list,

@@ -26,7 +26,7 @@ from nmrx.platform.numerai import (
 from nmrx.platform.rotation import rewrap_column
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers import ownership
-from nmrx.sellers.rules import numerai_key_problem
+from nmrx.sellers.rules import key_warnings, numerai_key_problem
 from nmrx.sellers.tables import NumeraiApiKey, NumeraiModel
 
 
@@ -39,6 +39,7 @@ class KeyInfo:
     models: list[str]
     created_at: datetime
     updated_at: datetime
+    warnings: list[str]
 
 
 def _associated(user_id: int, public_id: str) -> str:
@@ -59,6 +60,7 @@ def _info(session: Session, row: NumeraiApiKey) -> KeyInfo:
         models=list(models),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        warnings=key_warnings(row.scopes.split()),
     )
 
 

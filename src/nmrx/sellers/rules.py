@@ -7,7 +7,9 @@ reads the bio and, if the code is there and still valid, binds the model to the 
 
 A seller lists (places asks) only while their *free* collateral — the collateral account
 less the Stake Mode bonds they locked as a buyer — meets the requirement: a minimum plus
-a rate of the notional of their sales still awaiting settlement.
+a rate of their *committed* notional: their sales still awaiting settlement **and their
+open asks** (at the ask's price). An ask reserves collateral like a bid holds funds, so
+a fill never takes the seller's unsettled notional past what their collateral covers.
 """
 
 from __future__ import annotations
@@ -65,6 +67,39 @@ def judge_bio(pending: PendingCode, *, bio: str, now: datetime) -> CheckOutcome:
     return CheckOutcome.VERIFIED
 
 
+# ---------------------------------------------------------------- Numerai keys' scopes
+
+SLOT_SCOPES = ("upload_submission", "read_submission_info")
+"""What a slot's key needs for an automatic submission: upload the file, then read the
+slot back (our submission selected) — also when the round closes and scores arrive."""
+STAKE_SCOPE = "stake"
+
+
+def missing_slot_scopes(scopes: str | list[str] | None) -> list[str]:
+    """The scopes a slot's key lacks for automatic submissions (all of them without a key)."""
+    have = set(scopes.split() if isinstance(scopes, str) else scopes or [])
+    return [s for s in SLOT_SCOPES if s not in have]
+
+
+def key_warnings(scopes: list[str]) -> list[str]:
+    """What a user should know about a key's scopes: not a refusal (a seller's key may only
+    read the account), but what it cannot do, and what it can do that NMRX never needs."""
+    warnings = []
+    missing = missing_slot_scopes(scopes)
+    if missing:
+        warnings.append(
+            "this key cannot receive automatic submissions (a Stake Mode slot or a "
+            f"verification slot): it lacks the {' and '.join(missing)} scope"
+            + ("s" if len(missing) > 1 else "")
+        )
+    if STAKE_SCOPE in scopes:
+        warnings.append(
+            "this key carries the stake scope, which NMRX never needs: anyone holding it can "
+            "change your stakes; prefer a key without it"
+        )
+    return warnings
+
+
 # ---------------------------------------------------------------- collateral
 
 DEFAULT_MINIMUM = 10 * UNITS_PER_NMR
@@ -75,6 +110,11 @@ DEFAULT_RATE_BP = 2_000  # 20 % of the notional of fills still awaiting settleme
 class CollateralPolicy:
     minimum: int = DEFAULT_MINIMUM
     rate_bp: int = DEFAULT_RATE_BP  # basis points of open exposure
+
+
+def committed_notional(*, unsettled: int, open_asks: int, new_ask: int = 0) -> int:
+    """What the seller's collateral must cover: unsettled sales, open asks, a new ask."""
+    return unsettled + open_asks + new_ask
 
 
 def seller_requirement(policy: CollateralPolicy, *, unsettled_notional: int) -> int:

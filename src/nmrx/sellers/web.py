@@ -170,6 +170,8 @@ def keys_add(request: Request, public_id: str = Form(""), secret: str = Form("")
             f"Key saved for Numerai account {info.numerai_username}; {len(info.models)} model(s) verified.",
             "success",
         )
+        for warning in info.warnings:
+            flash(request, warning[0].upper() + warning[1:] + ".", "warning")
     except ServiceError as exc:
         flash(request, exc.message, "error")
     return _back("/numerai-keys")

@@ -22,6 +22,7 @@ from nmrx.market import queries as market_queries
 from nmrx.market.tables import Fill, Instrument
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.db import locked
+from nmrx.platform.events import SellerPenalised
 from nmrx.platform.numerai import NumeraiError, RoundPerformance
 from nmrx.platform.tables import AuditEvent
 from nmrx.sellers.rules import free_collateral
@@ -188,6 +189,7 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
         fill = session.scalars(query.execution_options(populate_existing=True)).one()
         if fill.state != expected:
             return False
+        seller_user_id = fill.seller_user_id
         check_transition(expected, move.target)
         legs: list[Leg] = []
         if move.target in FINAL:
@@ -235,6 +237,8 @@ def _apply(c: Container, fill_id: int, expected: FillState, move: Move, now: dat
                 detail=detail[:500],
             )
         )
+    if any(leg.source == "seller_collateral" and leg.amount for leg in legs):
+        c.bus.publish(SellerPenalised(seller_user_id, now))  # its asks may be uncovered
     return True
 
 

@@ -112,6 +112,12 @@ def _lock_accounts(sql: Sql, keys: Sequence[str]) -> dict[str, tuple]:
     return found
 
 
+def lock_accounts(target: Target, keys: Sequence[str]) -> None:
+    """Lock accounts (in id order, as a transfer does) before reading figures that decide
+    a transfer from them, so two such decisions run one after the other."""
+    _lock_accounts(on(target), keys)
+
+
 def _used(sql: Sql, ids: Sequence[str]) -> dict[str, TransferSpec]:
     """The transfers already posted under any of ``ids``, as they were asked for."""
     marks, params = _marks("t", list(dict.fromkeys(ids)))

@@ -215,6 +215,16 @@ def test_only_the_owner_with_collateral_may_list(container) -> None:  # type: ig
             now=NOW,
         )
     collateral.lock(container, user_id=seller.user.id, amount=nmr(10))
+    with pytest.raises(Conflict, match="lock more collateral"):  # the minimum, not the asks
+        listings.set_ladder(
+            container,
+            user_id=seller.user.id,
+            model_id=seller.model_id,
+            mode="file",
+            levels=[(1, nmr(1))],
+            now=NOW,
+        )
+    collateral.lock(container, user_id=seller.user.id, amount=nmr(1))  # 20 % of 1 NMR × 5 books
     listings.set_ladder(
         container,
         user_id=seller.user.id,

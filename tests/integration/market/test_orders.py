@@ -393,6 +393,9 @@ def test_asks_need_the_collateral_requirement_met(container) -> None:  # type: i
     with pytest.raises(Conflict, match="lock more collateral"):
         _ask(container, seller, instrument_id(container, seller.model_id), 1, nmr(1))
     collateral.lock(container, user_id=seller.user.id, amount=nmr(5))
+    with pytest.raises(Conflict, match=r"must keep 10\.20 NMR locked"):  # + 20 % of the ask
+        _ask(container, seller, instrument_id(container, seller.model_id), 1, nmr(1))
+    collateral.lock(container, user_id=seller.user.id, amount=nmr("0.2"))
     assert (
         _ask(container, seller, instrument_id(container, seller.model_id), 1, nmr(1)).order.state
         == "open"

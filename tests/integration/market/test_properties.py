@@ -51,7 +51,7 @@ class MarketMachine(RuleBasedStateMachine):
     def setup(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
         self.c = bootstrap(make_settings(self.database_url, self.tmp))
-        sellers = [make_seller(self.c, funds=nmr(40)) for _ in range(2)]
+        sellers = [make_seller(self.c, funds=nmr(40), locked=nmr(20)) for _ in range(2)]
         buyers = [make_user(self.c, funds=nmr(60)) for _ in range(3)]
         self.users = [s.user for s in sellers] + buyers
         self.models = [s.model_id for s in sellers]

@@ -39,6 +39,13 @@ def world(market: Container, emulator: EmulatorServer) -> dict[str, object]:
     a.place(book(market, a, number, "stake"), "ask", 100, "0.05")
     b.place(book(market, b, number, "file"), "ask", 1, "0.3")
     b.place(book(market, b, number, "file", 1), "ask", 1, "0.8")
+    a_signals = instrument(
+        market, model_id=a.models[a.numerai.signals], round_number=number, mode="stake"
+    )
+    listed = a.place(a_signals, "ask", 10, "0.9").order.id  # A lists their Signals model
+    from nmrx.market import service as orders
+
+    orders.cancel_order(market, user_id=a.id, order_id=listed)  # and sells out: still a market
     buyer.place(book(market, a, number, "file"), "bid", 2, "0.5")
     buyer.place(book(market, b, number, "file"), "bid", 1, "0.3")
     from nmrx.delivery import uploads
@@ -86,7 +93,9 @@ def test_filters_sorts_and_search(market: Container, world: dict[str, object]) -
     by_volume = discovery.list_markets(market, sort="volume")
     assert keys(by_volume)[:2] == [(a0, "file"), (b0, "file")]
     assert [i.notional for i in by_volume.items[:2]] == [nmr(1), nmr("0.3")]
-    assert by_volume.total == 18  # every verified model is listed: 3 accounts × 3 models × 2 modes
+    # only the models their owner listed (A's first and Signals, B's two) × 2 modes: not the
+    # buyer's slots nor A's unlisted model (market-rules §5.1)
+    assert by_volume.total == 8
     by_sale = discovery.list_markets(market, sort="last_sale")
     assert [i.last_price for i in by_sale.items[:3]] == [nmr("0.5"), nmr("0.3"), None]
     cheapest_sale = discovery.list_markets(market, sort="last_sale", order="asc")
@@ -112,13 +121,13 @@ def test_filters_sorts_and_search(market: Container, world: dict[str, object]) -
     ]
     assert discovery.list_markets(market, q="100%_no_such").total == 0
     signals = discovery.list_markets(market, tournament="signals", sort="name")
-    assert {world["as"], world["bs"]} <= {n for n, _ in keys(signals)} and signals.total == 6
+    assert {n for n, _ in keys(signals)} == {world["as"]} and signals.total == 2  # B's unlisted
 
-    first = discovery.list_markets(market, sort="name", per_page=5)
-    second = discovery.list_markets(market, sort="name", per_page=5, page=2)
-    fourth = discovery.list_markets(market, sort="name", per_page=5, page=4)
-    assert first.pages == 4 and len(fourth.items) == 3
-    assert len(set(keys(first) + keys(second) + keys(fourth))) == 13
+    first = discovery.list_markets(market, sort="name", per_page=3)
+    second = discovery.list_markets(market, sort="name", per_page=3, page=2)
+    third = discovery.list_markets(market, sort="name", per_page=3, page=3)
+    assert first.pages == 3 and len(third.items) == 2
+    assert len(set(keys(first) + keys(second) + keys(third))) == 8
     with pytest.raises(InvalidInput):
         discovery.list_markets(market, sort="hype")
     with pytest.raises(InvalidInput):
@@ -197,7 +206,7 @@ def test_the_worker_tick_syncs_track_records_and_refreshes_the_list(
     seller.place(book(market, seller, number, "file"), "ask", 1, "0.7")
     assert discovery.list_markets(market).total == 0  # not refreshed yet
     report = tick(market)
-    assert "listings: 6 markets" in report["reputation"], report
+    assert "listings: 2 markets" in report["reputation"], report  # the listed model
     page = discovery.list_markets(market, has_asks=True)
     assert keys(page) == [(seller.numerai.classic[0], "file")]
     assert page.items[0].stake == nmr(10)  # the track record was synced by the same tick

@@ -474,3 +474,26 @@ def test_a_buyer_key_without_upload_scope_releases_to_the_seller(
     assert state(market, fill_id) == "released"
     assert balances(market, buyer) == (nmr("199.5"), 0, 0)
     assert balances(market, r.seller) == (nmr("170.49"), 0, nmr(30))
+
+
+def test_a_penalty_withdraws_the_asks_the_collateral_no_longer_covers(
+    market: Container, emulator: EmulatorServer
+) -> None:
+    """Issue 14, finding 10 (market-rules §5.1): open asks reserve collateral; when a
+    penalty takes some, the seller's newest asks go until what is left covers the rest."""
+    from nmrx.market.tables import MarketOrder
+
+    r = Round(market, emulator)
+    buyer, fill_id = stake_buy(r)  # 100 @ 0.05 asked (5 NMR), 10 bought
+    later = instrument(market, model_id=r.seller.model(), round_number=r.number + 1, mode="file")
+    big = r.seller.place(later, "ask", 95, "1").order.id  # 100 NMR committed: 30 NMR exactly
+    r.upload(own=False)
+    r.close_and_score()
+    assert state(market, fill_id) == "refunded"  # penalty 0.5: 29.5 NMR cover 97.5 NMR
+    with market.db.transaction() as s:
+        asks = {
+            o.id: (o.state, o.cancel_reason)
+            for o in s.scalars(select(MarketOrder).where(MarketOrder.user_id == r.seller.id))
+        }
+    assert asks.pop(big) == ("cancelled", "collateral")
+    assert set(asks.values()) == {("open", None)}  # 4.5 NMR of the stake ask: still covered

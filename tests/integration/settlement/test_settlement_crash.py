@@ -286,7 +286,8 @@ def test_killing_the_settler_at_random_moments_settles_every_fill_exactly_once(
     number = world.current_round().number
 
     # --- the market: four sellers, buyers in four groups, fills through the real services
-    sellers = {role: trader(market, emulator, funds=nmr(100), collateral_nmr=40) for role in PRICES}
+    # open asks reserve collateral (market-rules §5.1): 60 NMR covers the asks below
+    sellers = {role: trader(market, emulator, funds=nmr(100), collateral_nmr=60) for role in PRICES}
     books = {
         role: {
             mode: instrument(market, model_id=s.model(), round_number=number, mode=mode)
@@ -296,8 +297,8 @@ def test_killing_the_settler_at_random_moments_settles_every_fill_exactly_once(
     }
     for role, s in sellers.items():
         file_price, stake_price = PRICES[role]
-        s.place(books[role]["file"], "ask", 10_000, file_price)
-        s.place(books[role]["stake"], "ask", 10_000, stake_price)
+        s.place(books[role]["file"], "ask", 400, file_price)  # more than the buyers take
+        s.place(books[role]["stake"], "ask", 50, stake_price)
     roles = list(PRICES)
     buyers: list[tuple[Trader, str]] = []
     for i in range(BUYERS):
