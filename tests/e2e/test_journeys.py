@@ -75,7 +75,9 @@ def add_numerai_key(page: Page, base: str, key: dict, models: str) -> None:
     page.get_by_label("Public id").fill(key["public_id"])
     page.get_by_label("Secret").fill(key["secret"])
     page.get_by_role("button", name="Save key").click()
-    expect(page.get_by_role("status")).to_contain_text("1 model(s) verified")
+    expect(page.get_by_role("status").filter(has_text="verified")).to_contain_text(
+        "1 model(s) verified"
+    )
     expect(page.get_by_role("cell", name=models, exact=True)).to_be_visible()
     assert key["secret"] not in page.content()
 

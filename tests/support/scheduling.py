@@ -38,7 +38,12 @@ class SuiteScheduling(LoadScopeScheduling):
         return scope_of(nodeid)
 
 
+SEED_CHECKS = "tests/e2e/test_demo.py"
+
+
 def order_long_running_first(items: list[pytest.Item]) -> None:
     """Units with a ``long_running`` test first, each unit's tests kept together."""
     long_units = {scope_of(i.nodeid) for i in items if i.get_closest_marker("long_running")}
     items.sort(key=lambda item: scope_of(item.nodeid) not in long_units)
+    # the browser tests share one demo: what it seeds is read before other tests trade in it
+    items.sort(key=lambda item: not item.nodeid.startswith(SEED_CHECKS))

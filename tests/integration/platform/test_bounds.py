@@ -98,9 +98,7 @@ def test_a_json_id_past_64_bits_answers_422_and_places_nothing(container: Contai
         headers=headers,
     )
     assert r.status_code == 422
-    assert (
-        r.json()["error"] == "instrument_id: must be a whole number of at most 2147483647"
-    )
+    assert r.json()["error"] == "instrument_id: must be a whole number of at most 2147483647"
     with container.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Order)) == 0
 
