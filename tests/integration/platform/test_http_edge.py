@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from nmrx.app import create_app
 from nmrx.platform.bootstrap import Container
+from tests.support.asgi import run_in_own_loop
 from tests.support.builders import api_client, bearer, browser_login, make_token, make_user
 
 MB = 1024 * 1024
@@ -82,7 +83,7 @@ class Wire:
         async def send(message: dict) -> None:
             out.append(message)
 
-        asyncio.run(self.app(scope, receive, send))
+        run_in_own_loop(self.app(scope, receive, send))
         start = next(m for m in out if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in out if m["type"] == "http.response.body")
         hdrs = {k.decode(): v.decode() for k, v in start["headers"]}

@@ -17,6 +17,7 @@ from nmrx.app import create_app
 from nmrx.market.rules import InvalidLadderText, parse_ladder
 from nmrx.platform.bootstrap import Container
 from nmrx.platform.bounds import form_int
+from tests.support.asgi import run_in_own_loop
 from tests.support.builders import browser_login, csrf_token, make_token, make_user
 
 HUGE = str(10**30)
@@ -165,5 +166,5 @@ def _status(app: Any, scope: dict) -> int:
     async def send(message: dict) -> None:
         out.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    run_in_own_loop(app(scope, receive, send))
     return int(next(m for m in out if m["type"] == "http.response.start")["status"])
