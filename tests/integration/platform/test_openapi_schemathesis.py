@@ -1,11 +1,9 @@
 """schemathesis against the OpenAPI document, in-process through the ASGI app: every
-operation, a few generated requests each (fixed seed, bounded time), authenticated with a
+operation, a few generated requests each (fixed seed, a fixed number per operation), authenticated with a
 user's token, with the Numerai emulator behind it. No answer may be a server error (5xx) or a status its operation does not
 document."""
 
 from __future__ import annotations
-
-import time
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -20,7 +18,6 @@ from nmrx.wallet.money import nmr
 from tests.support.builders import bearer, make_token, make_user
 
 EXAMPLES = 4  # per operation and generation mode
-BUDGET_SECONDS = 50  # all operations, on a quiet machine well under it
 # Event streams answer until the client leaves: generated requests would never end. Their
 # statuses are checked in tests/integration/platform/test_stream_limits.py.
 ENDLESS = {"/api/v1/fills/stream", "/api/v1/instruments/{instrument_id}/stream"}
@@ -37,7 +34,6 @@ def test_the_api_answers_no_server_error_and_only_documented_statuses(
     checks = [not_a_server_error, status_code_conformance]
     failures: list[str] = []
     tried: list[str] = []
-    started = time.monotonic()
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), f"the OpenAPI document is invalid: {result}"
         operation = result.ok()
@@ -69,7 +65,5 @@ def test_the_api_answers_no_server_error_and_only_documented_statuses(
             except Unsatisfiable:  # nothing in this operation can be made invalid
                 assert mode is schemathesis.GenerationMode.NEGATIVE
         tried.append(operation.label)
-    elapsed = time.monotonic() - started
     assert len(tried) > 50
     assert not failures, "\n".join(sorted(set(failures)))
-    assert elapsed < 3 * BUDGET_SECONDS, f"took {elapsed:.0f} s"
